@@ -53,7 +53,9 @@ class LineItem(Frozen):
     product: str
     category: Category
     unit: Unit
-    pack_size: int = Field(ge=1, description="units per pack (e.g. doses per vial x vials per carton)")
+    pack_size: int = Field(
+        ge=1, description="units per pack (e.g. doses per vial x vials per carton)"
+    )
     quantity: int = Field(ge=0)
     storage: Storage
     lots: tuple[Lot, ...] = ()

@@ -1,0 +1,3 @@
+from shared.http.serve import serve
+
+serve("allocation", default_port=8003)

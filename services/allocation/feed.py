@@ -1,0 +1,56 @@
+"""The live feed of a province's inbox: Postgres LISTEN fanned out to Server-Sent Events.
+
+The notices projection NOTIFYs on commit, so every replica's feed hears of a notice
+whichever replica recorded it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+from services.allocation.projections import NOTICES_CHANNEL
+from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 15.0
+
+
+class NoticeFeed:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+
+    async def run(self, runtime: Runtime) -> None:
+        """Hold a LISTEN connection for the service's lifetime, reconnecting when it drops."""
+        while True:
+            try:
+                conn = await asyncpg.connect(runtime.settings.database_url)
+                try:
+                    await conn.add_listener(NOTICES_CHANNEL, self._notified)
+                    while not conn.is_closed():
+                        await asyncio.sleep(1.0)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            except (OSError, asyncpg.PostgresError) as error:
+                log.warning("notice feed lost its connection: %r", error)
+                await asyncio.sleep(1.0)
+
+    def _notified(self, _conn: Any, _pid: int, _channel: str, province_code: str) -> None:
+        for queue in self._subscribers.get(province_code, ()):
+            queue.put_nowait(province_code)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, province_code: str) -> AsyncIterator[asyncio.Queue[str]]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._subscribers[province_code].add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers[province_code].discard(queue)

@@ -1,0 +1,34 @@
+"""Wires the allocation service: its spec, its reactions and live feed, the ASGI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.allocation import api, pages
+from services.allocation.application import PROJECTIONS
+from services.allocation.reactions import reaction
+from shared.http.app import create_app
+from shared.runtime import ServiceSpec
+from shared.settings import load_settings
+
+HERE = Path(__file__).parent
+
+SPEC = ServiceSpec(
+    name="allocation",
+    title="Allocation",
+    migrations=HERE / "migrations",
+    projections=PROJECTIONS,
+    subscriptions=("customs",),
+    reaction=reaction,
+    package_dir=HERE,
+    background=(api.feed.run,),
+)
+
+
+def create() -> FastAPI:
+    return create_app(SPEC, load_settings(SPEC.name), [api.router, pages.router])
+
+
+app = create()

@@ -1,0 +1,33 @@
+"""What allocation does on other services' events: a fast-tracked clearance is allocated."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from services.allocation import domain
+from services.allocation.application import allocations
+from shared.consumer import Handler
+from shared.contracts.customs import ClearedFastTrack
+from shared.db import Conn
+from shared.envelope import Envelope
+from shared.reference_data import provinces
+from shared.runtime import Runtime
+
+SYSTEM_ACTOR = {"actor": "aidport/allocation", "actor_role": "system"}
+
+
+def reaction(runtime: Runtime) -> Handler:
+    async def handle(conn: Conn, envelope: Envelope) -> None:
+        if not isinstance(envelope.event, ClearedFastTrack):
+            return
+        command = domain.DecideRound(
+            cleared=envelope.event, provinces=provinces(), now=datetime.now(UTC)
+        )
+        metadata = {
+            **SYSTEM_ACTOR,
+            "correlation_id": envelope.correlation_id,
+            "causation_id": str(envelope.id),
+        }
+        await allocations(runtime).handle(conn, str(envelope.event.shipment_id), command, metadata)
+
+    return handle

@@ -1,0 +1,3 @@
+from shared.http.serve import serve
+
+serve("customs", default_port=8002)

@@ -1,0 +1,148 @@
+"""Customs HTTP API: the clearance queue, a case, and the fast-track release."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.customs import domain
+from services.customs.application import cases
+from shared.auth import Role
+from shared.contracts.customs import Examination, Lane
+from shared.db import Conn
+from shared.decider import NotFound
+from shared.http.app import RuntimeDep
+from shared.http.commands import command_metadata, run_command
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.security import CurrentUser
+
+router = APIRouter(prefix="/api/v1/clearances", tags=["clearances"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+STATUSES = "^(awaiting_arrival|arrived|cleared)$"
+
+
+class FastTrackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    declaration_number: str = Field(min_length=1, max_length=32, examples=["104123456789"])
+    lane: Lane = Lane.GREEN
+    examination: Examination = Examination.NONE
+    remarks: str = Field("", max_length=2000)
+
+
+class ClearancePublic(BaseModel):
+    shipment_id: UUID
+    airport: str
+    donor: str
+    channel: str
+    airway_bill: str
+    expected_arrival: datetime
+    status: str
+    lines: list[dict[str, Any]]
+    received: list[dict[str, Any]] | None
+    opened_at: datetime
+    arrived_at: datetime | None
+    cleared_at: datetime | None
+    cleared_by: str | None
+    declaration_number: str | None
+    lane: str | None
+    examination: str | None
+    remarks: str | None
+    cleared_lines: list[dict[str, Any]] | None
+
+
+def _public(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    for column in ("lines", "received", "cleared_lines"):
+        data[column] = json.loads(data[column]) if data[column] else None
+    data["lines"] = data["lines"] or []
+    data.pop("last_position", None)
+    return ClearancePublic.model_validate(data).model_dump(mode="json")
+
+
+async def _case(db: Conn | asyncpg.Pool, shipment_id: UUID) -> dict[str, Any]:
+    row = await db.fetchrow("SELECT * FROM clearance_cases WHERE shipment_id = $1", shipment_id)
+    if row is None:
+        raise NotFound(f"no clearance case for shipment {shipment_id}", code="case-not-found")
+    return _public(row)
+
+
+@router.get("", response_model=Page[ClearancePublic])
+async def queue(
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    status: Annotated[str | None, Query(pattern=STATUSES)] = None,
+    airport: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """The clearance queue, oldest first; an officer sees the airports of its scope."""
+    user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
+    seen = [airport.upper()] if airport else None
+    if user.role is Role.CUSTOMS_OFFICER:
+        seen = [a for a in (seen or list(user.scope)) if user.covers(a)]
+    after = decode_cursor(cursor, 2)
+    rows = await runtime.pool.fetch(
+        """SELECT * FROM clearance_cases
+           WHERE ($1::text[] IS NULL OR airport = ANY($1)) AND ($2::text IS NULL OR status = $2)
+             AND ($3::timestamptz IS NULL OR (opened_at, shipment_id) > ($3, $4::uuid))
+           ORDER BY opened_at, shipment_id LIMIT $5""",
+        seen,
+        status,
+        datetime.fromisoformat(after[0]) if after else None,
+        UUID(after[1]) if after else None,
+        limit + 1,
+    )
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    return {
+        "items": [_public(r) for r in rows[:limit]],
+        "next_cursor": encode_cursor(last["opened_at"].isoformat(), last["shipment_id"])
+        if last
+        else None,
+    }
+
+
+@router.get("/{shipment_id}", response_model=ClearancePublic)
+async def get_case(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> Any:
+    user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
+    case = await _case(runtime.pool, shipment_id)
+    user.require_scope(case["airport"], "airport")
+    return case
+
+
+@router.post("/{shipment_id}/fast-track", response_model=ClearancePublic)
+async def fast_track(
+    shipment_id: UUID,
+    body: FastTrackCreate,
+    request: Request,
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Release the consignment on the fast track (``ClearedFastTrack``)."""
+    user.require(Role.CUSTOMS_OFFICER)
+    case = await _case(runtime.pool, shipment_id)
+    user.require_scope(case["airport"], "airport")
+    command = domain.ClearFastTrack(
+        declaration_number=body.declaration_number,
+        lane=body.lane,
+        examination=body.examination,
+        remarks=body.remarks,
+        now=datetime.now(UTC),
+    )
+
+    async def action(conn: Conn) -> tuple[int, Any]:
+        await cases(runtime).handle(
+            conn, str(shipment_id), command, command_metadata(user, request)
+        )
+        return 200, await _case(conn, shipment_id)
+
+    return await run_command(request, runtime, user, body.model_dump(mode="json"), action)

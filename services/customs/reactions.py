@@ -1,0 +1,37 @@
+"""What customs does on intake's events: open a case on announcement, mark it on arrival."""
+
+from __future__ import annotations
+
+from services.customs import domain
+from services.customs.application import cases
+from shared.consumer import Handler
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
+from shared.db import Conn
+from shared.envelope import Envelope
+from shared.runtime import Runtime
+
+SYSTEM_ACTOR = {"actor": "aidport/customs", "actor_role": "system"}
+
+
+def command_for(event: object) -> object | None:
+    match event:
+        case ShipmentAnnounced():
+            return domain.OpenCase.from_announcement(event)
+        case ShipmentArrived():
+            return domain.PresentGoods(arrived_at=event.arrived_at, received=event.received)
+    return None
+
+
+def reaction(runtime: Runtime) -> Handler:
+    async def handle(conn: Conn, envelope: Envelope) -> None:
+        command = command_for(envelope.event)
+        if command is None:
+            return
+        metadata = {
+            **SYSTEM_ACTOR,
+            "correlation_id": envelope.correlation_id,
+            "causation_id": str(envelope.id),
+        }
+        await cases(runtime).handle(conn, envelope.subject, command, metadata)
+
+    return handle

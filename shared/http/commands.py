@@ -1,0 +1,46 @@
+"""Running a command from an HTTP request: metadata, one transaction, Idempotency-Key."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from shared.application import in_transaction
+from shared.auth import Principal
+from shared.contracts.base import JsonDict
+from shared.db import Conn
+from shared.http.idempotency import Response, once, request_hash
+from shared.observability import correlation_id
+from shared.runtime import Runtime
+
+
+def command_metadata(user: Principal, request: Request | None = None) -> JsonDict:
+    """Who did it and in which conversation: goes into every event the command records."""
+    return {
+        **user.as_metadata(),
+        "correlation_id": correlation_id.get() or str(uuid.uuid4()),
+        "causation_id": request.headers.get("x-request-id") if request else None,
+    }
+
+
+async def run_command(
+    request: Request,
+    runtime: Runtime,
+    user: Principal,
+    body: Any,
+    action: Callable[[Conn], Awaitable[Response]],
+) -> JSONResponse:
+    """Run ``action`` in one transaction; with an Idempotency-Key, at most once per key."""
+    key = request.headers.get("idempotency-key")
+    scope = f"{user.sub} {request.method} {request.url.path}"
+    fingerprint = request_hash(body)
+
+    async def work(conn: Conn) -> Response:
+        return await once(conn, scope, key, fingerprint, action)
+
+    status, payload = await in_transaction(runtime.pool, work)
+    return JSONResponse(payload, status_code=status)

@@ -1,0 +1,36 @@
+"""Keyset pagination: a list endpoint returns a page and an opaque cursor for the next one."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from shared.http.problems import ProblemError
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(*values: Any) -> str:
+    raw = json.dumps([str(v) for v in values]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+        if isinstance(values, list) and len(values) == parts:
+            return [str(v) for v in values]
+    except ValueError:
+        pass
+    raise ProblemError(422, "Invalid cursor", "the cursor is not one this API returned", "cursor")

@@ -1,0 +1,99 @@
+"""The three services as separate processes on the session's real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from shared.infra.kafka_broker import KafkaBroker, create_topics, free_port
+from shared.infra.postgres import EmbeddedPostgres
+
+from shared.auth import DEMO_PASSWORD
+from shared.devstack import SERVICES, ServiceProcess, service_env, start_service, wait_ready
+from shared.settings import all_topics
+
+T = TypeVar("T")
+
+
+@dataclass
+class Stack:
+    """Fresh databases and topics (own prefix) per stack; services started and stopped at will."""
+
+    postgres: EmbeddedPostgres
+    kafka: KafkaBroker
+    log_dir: Path
+    prefix: str = field(default_factory=lambda: f"e2e{uuid.uuid4().hex[:6]}")
+    ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in SERVICES})
+    running: dict[str, ServiceProcess] = field(default_factory=dict)
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        urls = {}
+        for name in SERVICES:
+            database = f"{self.prefix}_{name}"
+            self.postgres.create_database(database)
+            urls[name] = self.postgres.database_url(database)
+        self.env = service_env(urls, self.kafka.bootstrap_servers)
+        self.env |= {"AIDPORT_TOPIC_PREFIX": self.prefix, "AIDPORT_LOG_LEVEL": "INFO"}
+        asyncio.run(create_topics(self.kafka.bootstrap_servers, all_topics(self.prefix)))
+
+    def start(self, *names: str) -> None:
+        started = [
+            start_service(n, self.ports[n], self.env, self.log_dir) for n in names or SERVICES
+        ]
+        for service in started:
+            wait_ready(service)
+            self.running[service.name] = service
+
+    def stop(self, *names: str, kill: bool = False) -> None:
+        for name in names or list(self.running):
+            service = self.running.pop(name)
+            if kill:
+                service.process.kill()
+                service.process.wait()
+            else:
+                service.stop()
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    async def token(self, client: httpx.AsyncClient, user: str) -> str:
+        if user not in self._tokens:
+            response = await client.post(
+                f"{self.url('intake')}/api/v1/auth/token",
+                data={"username": user, "password": DEMO_PASSWORD},
+            )
+            response.raise_for_status()
+            self._tokens[user] = response.json()["access_token"]
+        return self._tokens[user]
+
+    async def call(
+        self,
+        client: httpx.AsyncClient,
+        user: str,
+        method: str,
+        service: str,
+        path: str,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self.token(client, user)}"}
+        headers |= kwargs.pop("headers", {})
+        return await client.request(method, f"{self.url(service)}{path}", headers=headers, **kwargs)
+
+
+async def until(
+    probe: Callable[[], Awaitable[T | None]], timeout: float = 60.0, interval: float = 0.1
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with a timeout otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := await probe():
+            return result
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout}s")
