@@ -35,8 +35,10 @@ async def measure(database: str, bootstrap: str, writers: int, per_writer: int) 
     started = time.perf_counter()
     await write_streams(pool, writers, per_writer, batch=1)
     appended = time.perf_counter() - started
-    print(f"append: {total} events, {writers} writers, 1 event per transaction: "
-          f"{appended:.2f}s ({total / appended:,.0f} events/s)")
+    print(
+        f"append: {total} events, {writers} writers, 1 event per transaction: "
+        f"{appended:.2f}s ({total / appended:,.0f} events/s)"
+    )
 
     relay = asyncio.create_task(make_relay(database, topic, bootstrap).run())
     started = time.perf_counter()
@@ -44,8 +46,10 @@ async def measure(database: str, bootstrap: str, writers: int, per_writer: int) 
         await asyncio.sleep(0.05)
     published = time.perf_counter() - started
     relay.cancel()
-    print(f"relay: {total} events published and acknowledged in {published:.2f}s "
-          f"({total / published:,.0f} events/s)")
+    print(
+        f"relay: {total} events published and acknowledged in {published:.2f}s "
+        f"({total / published:,.0f} events/s)"
+    )
     await pool.close()
 
 
@@ -59,8 +63,11 @@ def main() -> None:
         broker.start()
         try:
             postgres.create_database("bench")
-            asyncio.run(measure(postgres.database_url("bench"), broker.bootstrap_servers,
-                                writers, per_writer))
+            asyncio.run(
+                measure(
+                    postgres.database_url("bench"), broker.bootstrap_servers, writers, per_writer
+                )
+            )
         finally:
             broker.stop()
             postgres.stop()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from shared.infra.kafka_broker import KafkaBroker, create_topics, ensure_kafka_jars, free_port
 from shared.infra.postgres import EmbeddedPostgres
-
 from shared.migrations import migrate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,17 +30,21 @@ class NoticeFeed:
         """Hold a LISTEN connection for the service's lifetime, reconnecting when it drops."""
         while True:
             try:
-                conn = await asyncpg.connect(runtime.settings.database_url)
-                try:
-                    await conn.add_listener(NOTICES_CHANNEL, self._notified)
-                    while not conn.is_closed():
-                        await asyncio.sleep(1.0)
-                finally:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
+                await self._listen_until_lost(runtime.settings.database_url)
             except (OSError, asyncpg.PostgresError) as error:
                 log.warning("notice feed lost its connection: %r", error)
-                await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)
+
+    async def _listen_until_lost(self, dsn: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        try:
+            await conn.add_listener(NOTICES_CHANNEL, self._notified)
+            await lost.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, province_code: str) -> None:
         for queue in self._subscribers.get(province_code, ()):

@@ -97,16 +97,11 @@ def _utc(moment: datetime) -> datetime:
 def _lines(body: ShipmentCreate) -> tuple[LineItem, ...]:
     return tuple(
         LineItem(
-            line_no=i,
-            product=l.product,
-            category=l.category,
-            unit=l.unit,
-            pack_size=l.pack_size,
-            quantity=l.quantity,
-            storage=l.storage,
-            lots=tuple(Lot(**lot.model_dump()) for lot in l.lots),
+            line_no=number,
+            lots=tuple(Lot(**lot.model_dump()) for lot in line.lots),
+            **line.model_dump(exclude={"lots"}),
         )
-        for i, l in enumerate(body.lines, start=1)
+        for number, line in enumerate(body.lines, start=1)
     )
 
 

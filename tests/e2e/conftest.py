@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from shared.infra.kafka_broker import KafkaBroker
 from shared.infra.postgres import EmbeddedPostgres
-
 from tests.e2e.stack import Stack
 
 

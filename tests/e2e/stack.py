@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from shared.infra.kafka_broker import KafkaBroker, create_topics, free_port
-from shared.infra.postgres import EmbeddedPostgres
 
 from shared.auth import DEMO_PASSWORD
 from shared.devstack import SERVICES, ServiceProcess, service_env, start_service, wait_ready
+from shared.infra.kafka_broker import KafkaBroker, create_topics, free_port
+from shared.infra.postgres import EmbeddedPostgres
 from shared.settings import all_topics
 
 T = TypeVar("T")

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from shared.infra.kafka_broker import KafkaBroker, create_topics
 
 from services.intake import api, pages
 from services.intake.main import SPEC
 from shared.http.app import create_app
+from shared.infra.kafka_broker import KafkaBroker, create_topics
 from shared.settings import Settings, all_topics
 from tests.e2e.flows import arrival_of, vaccine_consignment
 from tests.integration.apps import bearer, serving, settings_for

@@ -1,0 +1,1 @@
+"""Launchers for the infrastructure the project starts itself: Kafka and PostgreSQL."""

@@ -1,0 +1,38 @@
+"""Rebuild a service's projections from its event store: ``python -m shared.rebuild intake``.
+
+Runs in one transaction beside the live service: readers see the old tables until the
+rebuilt ones commit. The same is reachable over HTTP as ``POST /admin/projections/rebuild``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+
+from shared.db import create_pool
+from shared.eventstore import EventStore
+from shared.projections import rebuild
+from shared.runtime import ServiceSpec
+from shared.settings import SERVICES, load_settings
+
+
+async def rebuild_service(spec: ServiceSpec, database_url: str) -> int:
+    pool = await create_pool(database_url, max_size=2)
+    try:
+        return await rebuild(pool, EventStore(spec.name), spec.projections)
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    if len(sys.argv) != 2 or sys.argv[1] not in SERVICES:
+        sys.exit(f"usage: python -m shared.rebuild {{{'|'.join(SERVICES)}}}")
+    service = sys.argv[1]
+    spec: ServiceSpec = importlib.import_module(f"services.{service}.main").SPEC
+    replayed = asyncio.run(rebuild_service(spec, load_settings(service).database_url))
+    print(f"{service}: projections rebuilt from {replayed} events")
+
+
+if __name__ == "__main__":
+    main()
