@@ -18,8 +18,13 @@ from shared.eventstore import EventStore, RecordedEvent
 
 
 class Projection(Protocol):
-    name: str
-    tables: Sequence[str]  # emptied before a rebuild
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def tables(self) -> Sequence[str]:
+        """The tables it owns: emptied before a rebuild."""
+        ...
 
     async def apply(self, conn: Conn, event: RecordedEvent) -> None: ...
 

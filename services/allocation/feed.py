@@ -46,7 +46,8 @@ class NoticeFeed:
             with contextlib.suppress(Exception):
                 await conn.close()
 
-    def _notified(self, _conn: Any, _pid: int, _channel: str, province_code: str) -> None:
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
+        province_code = str(payload)
         for queue in self._subscribers.get(province_code, ()):
             queue.put_nowait(province_code)
 
