@@ -53,6 +53,14 @@ LEAD_TIME = Histogram(
     buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 172800, 604800, float("inf")),
 )
 
+
+def observe_lead_time(step: str, start: datetime | str, end: datetime | str) -> None:
+    """Record how long a consignment took from one step to the next (e.g. arrived_to_cleared)."""
+    begin = datetime.fromisoformat(start) if isinstance(start, str) else start
+    finish = datetime.fromisoformat(end) if isinstance(end, str) else end
+    LEAD_TIME.labels(step).observe(max((finish - begin).total_seconds(), 0.0))
+
+
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )

@@ -24,6 +24,7 @@ from shared.http.app import RuntimeDep
 from shared.http.commands import command_metadata, run_command
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.http.security import CurrentUser
+from shared.observability import observe_lead_time
 from shared.reference_data import province_codes, provinces
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
@@ -176,7 +177,12 @@ async def acknowledge(
         await allocations(runtime).handle(
             conn, str(notice["shipment_id"]), command, command_metadata(user, request)
         )
-        return 200, await _find_notice(conn, code, number)
+        acknowledged = await _find_notice(conn, code, number)
+        if notice["status"] == "new":
+            observe_lead_time(
+                "allocated_to_acknowledged", notice["allocated_at"], acknowledged["acknowledged_at"]
+            )
+        return 200, acknowledged
 
     return await run_command(request, runtime, user, {"notice": number}, action)
 

@@ -10,6 +10,7 @@ from shared.consumer import Handler
 from shared.contracts.customs import ClearedFastTrack
 from shared.db import Conn
 from shared.envelope import Envelope
+from shared.observability import observe_lead_time
 from shared.reference_data import provinces
 from shared.runtime import Runtime
 
@@ -28,6 +29,10 @@ def reaction(runtime: Runtime) -> Handler:
             "correlation_id": envelope.correlation_id,
             "causation_id": str(envelope.id),
         }
-        await allocations(runtime).handle(conn, str(envelope.event.shipment_id), command, metadata)
+        recorded = await allocations(runtime).handle(
+            conn, str(envelope.event.shipment_id), command, metadata
+        )
+        if recorded:
+            observe_lead_time("cleared_to_allocated", envelope.event.cleared_at, command.now)
 
     return handle

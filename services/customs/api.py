@@ -22,6 +22,7 @@ from shared.http.app import RuntimeDep
 from shared.http.commands import command_metadata, run_command
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.http.security import CurrentUser
+from shared.observability import observe_lead_time
 
 router = APIRouter(prefix="/api/v1/clearances", tags=["clearances"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -143,6 +144,8 @@ async def fast_track(
         await cases(runtime).handle(
             conn, str(shipment_id), command, command_metadata(user, request)
         )
-        return 200, await _case(conn, shipment_id)
+        cleared = await _case(conn, shipment_id)
+        observe_lead_time("arrived_to_cleared", cleared["arrived_at"], cleared["cleared_at"])
+        return 200, cleared
 
     return await run_command(request, runtime, user, body.model_dump(mode="json"), action)

@@ -22,6 +22,7 @@ from shared.http.app import RuntimeDep
 from shared.http.commands import command_metadata, run_command
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.http.security import CurrentUser
+from shared.observability import observe_lead_time
 from shared.reference_data import airports
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["shipments"])
@@ -180,7 +181,9 @@ async def record_arrival(
         await shipments(runtime).handle(
             conn, str(shipment_id), command, command_metadata(user, request)
         )
-        return 200, await _shipment(conn, shipment_id)
+        shipment = await _shipment(conn, shipment_id)
+        observe_lead_time("announced_to_arrived", shipment["announced_at"], _utc(body.arrived_at))
+        return 200, shipment
 
     return await run_command(request, runtime, user, body.model_dump(mode="json"), action)
 

@@ -68,7 +68,9 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
     app.include_router(auth_router())
     for router in routers:
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=SHARED_WEB / "static", check_dir=False), name="static")
+    app.mount(
+        "/static", StaticFiles(directory=SHARED_WEB / "static", check_dir=False), name="static"
+    )
     return app
 
 
