@@ -8,7 +8,9 @@ import uvicorn
 
 
 def serve(service: str, default_port: int) -> None:
-    port = int(os.environ.get(f"{service.upper()}_PORT", default_port))
+    port = int(
+        os.environ.get(f"{service.upper()}_PORT") or os.environ.get("AIDPORT_PORT") or default_port
+    )
     host = os.environ.get("AIDPORT_HOST", "127.0.0.1")
     uvicorn.run(
         f"services.{service}.main:app",
