@@ -3,7 +3,8 @@
 ``make kafka-jars`` (or ``ensure_kafka_jars``) copies the broker's runtime dependencies into
 ``.cache/kafka/libs``. The broker formats its storage once per data folder, so its data
 survives a restart, and counts as started only when a metadata request succeeds.
-Measured here: about 4 to 6 s from launch to serving on 2 cores.
+Measured here on 2 cores: 3.7 s from launch to serving on a fresh folder (format
+included), 2.5 s on a restart.
 """
 
 from __future__ import annotations
