@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from shared.auth import AuthError, Principal, Role, demo_users, issue_token
 from shared.http.i18n import LANG_COOKIE, Translator, request_language
+from shared.http.pages import install_page_handlers
 from shared.http.problems import install_problem_handlers
 from shared.http.security import TOKEN_COOKIE, CurrentUser, MaybeUser
 from shared.observability import HTTP_DURATION, configure_logging, correlation_id
@@ -63,6 +64,7 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
     app.state.templates = _templates(spec)
     app.state.translator = Translator(_locale_dirs(spec))
     install_problem_handlers(app)
+    install_page_handlers(app)
     app.middleware("http")(_observe(spec.name))
     app.include_router(ops_router())
     app.include_router(auth_router())
@@ -114,7 +116,7 @@ def _observe(
     return middleware
 
 
-def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     """Render a page in the reader's language, remembering a language chosen by ?lang=."""
     language = request_language(request)
     translator: Translator = request.app.state.translator
@@ -124,7 +126,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         request,
         template,
         {"_": translator.gettext(language), "lang": language, "service": runtime.spec, **context},
-        status_code=status,
+        status_code=status_code,
     )
     if request.query_params.get("lang") == language:
         response.set_cookie(LANG_COOKIE, language, max_age=365 * 86400, samesite="lax")
@@ -220,7 +222,7 @@ def auth_router() -> APIRouter:
         try:
             principal = _authenticate(runtime, username, password)
         except AuthError:
-            return render(request, "login.html", status=401, user=None, error="bad-login")
+            return render(request, "login.html", status_code=401, user=None, error="bad-login")
         ttl = timedelta(minutes=runtime.settings.jwt_ttl_minutes)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(

@@ -1,0 +1,67 @@
+"""Intake officers' pages: consignments at their airports, the announce and arrival forms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from shared.auth import Role
+from shared.contracts.values import Category, Channel, Storage, Unit
+from shared.http.app import RuntimeDep, render
+from shared.http.pages import PageForbidden, signed_in
+from shared.http.security import MaybeUser
+from shared.reference_data import airports
+
+router = APIRouter(include_in_schema=False)
+READERS = (Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def shipments(request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
+    reader = signed_in(user, *READERS)
+    scope = list(reader.scope) if reader.role is Role.INTAKE_OFFICER else None
+    rows = await runtime.pool.fetch(
+        "SELECT * FROM shipments WHERE ($1::text[] IS NULL OR airport = ANY($1))"
+        " ORDER BY announced_at DESC LIMIT 100",
+        scope,
+    )
+    return render(request, "shipments.html", user=reader, shipments=[_row(r) for r in rows])
+
+
+@router.get("/shipments/new", response_class=HTMLResponse)
+async def announce_form(request: Request, user: MaybeUser) -> HTMLResponse:
+    officer = signed_in(user, Role.INTAKE_OFFICER)
+    return render(
+        request,
+        "announce.html",
+        user=officer,
+        airports=[a for code, a in airports().items() if officer.covers(code)],
+        channels=list(Channel),
+        categories=list(Category),
+        units=list(Unit),
+        storages=list(Storage),
+    )
+
+
+@router.get("/shipments/{shipment_id}", response_class=HTMLResponse)
+async def shipment(
+    shipment_id: UUID, request: Request, runtime: RuntimeDep, user: MaybeUser
+) -> HTMLResponse:
+    reader = signed_in(user, *READERS)
+    row = await runtime.pool.fetchrow("SELECT * FROM shipments WHERE shipment_id = $1", shipment_id)
+    if row is None:
+        return render(request, "not_found.html", status_code=404, user=reader)
+    if not reader.covers(row["airport"]):
+        raise PageForbidden(reader)
+    return render(request, "shipment.html", user=reader, shipment=_row(row))
+
+
+def _row(row: Any) -> dict[str, Any]:
+    data = dict(row)
+    data["lines"] = json.loads(data["lines"])
+    data["received"] = json.loads(data["received"]) if data["received"] else []
+    return data

@@ -1,0 +1,39 @@
+"""What every service's pages share: a signed-in user or the login page, and a 403 page."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from shared.auth import Principal, Role
+
+
+class LoginRequired(Exception):
+    pass
+
+
+def signed_in(user: Principal | None, *roles: Role) -> Principal:
+    """The page's reader; a reader with another role gets the 403 page."""
+    if user is None:
+        raise LoginRequired
+    if roles and user.role is not Role.ADMIN and user.role not in roles:
+        raise PageForbidden(user)
+    return user
+
+
+class PageForbidden(Exception):
+    def __init__(self, user: Principal) -> None:
+        super().__init__(user.sub)
+        self.user = user
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    from shared.http.app import render  # the app module builds on this one
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def forbidden(request: Request, error: PageForbidden) -> HTMLResponse:
+        return render(request, "forbidden.html", status_code=403, user=error.user)
