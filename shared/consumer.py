@@ -72,14 +72,26 @@ def _lock_keys(group: str, subjects: Sequence[str]) -> list[int]:
 
 
 class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    """aiokafka rebalances in its own task, possibly while a batch is being handled: the
+    revocation waits for that batch to commit, and no batch starts until the new
+    assignment is positioned at the offsets stored in Postgres."""
+
     def __init__(self, runner: ConsumerRunner) -> None:
         self.runner = runner
+        self.holding = False
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        pass  # nothing in flight: every batch is committed to Postgres before the next poll
+        if not self.holding:
+            await self.runner.batch_lock.acquire()
+            self.holding = True
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.runner.seek_to_stored_offsets(assigned)
+        try:
+            await self.runner.seek_to_stored_offsets(assigned)
+        finally:
+            if self.holding:
+                self.holding = False
+                self.runner.batch_lock.release()
 
 
 class ConsumerRunner:
@@ -106,6 +118,8 @@ class ConsumerRunner:
         self.consumer: AIOKafkaConsumer | None = None
         self.dlq: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned and positioned
+        self.batch_lock = asyncio.Lock()  # a batch and a rebalance never overlap
+        self.assignments = 0  # counts rebalances, to drop batches fetched before one
         self._positions: dict[TopicPartition, int] = {}  # next offset to read, for the lag gauge
 
     # -- lifecycle -----------------------------------------------------------------
@@ -125,9 +139,10 @@ class ConsumerRunner:
             self.consumer.subscribe(self.topics, listener=_SeekToStoredOffsets(self))
             await self._refresh_parked_gauge()
             while True:
+                assignment = self.assignments
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 if batch:
-                    await self.process_batch(batch)
+                    await self.process_batch(batch, assignment)
                 self._observe_lag()
         finally:
             await self.consumer.stop()
@@ -159,12 +174,27 @@ class ConsumerRunner:
                 self._positions[tp] = stored[tp]
             else:
                 await self.consumer.seek_to_beginning(tp)
+        self.assignments += 1
         self.ready.set()
 
     # -- one batch -----------------------------------------------------------------
 
-    async def process_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        """Decode (dead-lettering the undecodable), then handle; retry transient failures."""
+    async def process_batch(
+        self, batch: dict[TopicPartition, list[Any]], assignment: int | None = None
+    ) -> None:
+        """Decode (dead-lettering the undecodable), then handle; retry transient failures.
+
+        A batch fetched before a rebalance repositioned the partitions (``assignment`` is
+        then out of date) is dropped: it will be fetched again from the stored offsets."""
+        async with self.batch_lock:
+            if assignment is not None and assignment != self.assignments:
+                return
+            if self.consumer is not None:  # records of partitions lost in a rebalance are not ours
+                owned = self.consumer.assignment()
+                batch = {tp: records for tp, records in batch.items() if tp in owned}
+            await self._process_owned(batch)
+
+    async def _process_owned(self, batch: dict[TopicPartition, list[Any]]) -> None:
         envelopes = [
             envelope
             for messages in batch.values()

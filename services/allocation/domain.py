@@ -1,5 +1,8 @@
 """The allocation of one consignment: a round decided by policy, one notice per province and
-line, acknowledged by each province. Pure rules, no I/O."""
+line, acknowledged by each province. Pure rules, no I/O.
+
+The provinces are the project's reference data (``shared.reference_data``).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import Protocol
 from uuid import UUID
 
-from services.allocation.policy import POLICY, allocate, assign_lots
+from services.allocation.policy import POLICY, RESERVE, allocate, assign_lots
 from shared.contracts.allocation import (
     AllocatedToProvince,
     AllocationRoundDecided,
@@ -19,15 +23,24 @@ from shared.contracts.allocation import (
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import ClearedFastTrack
-from shared.contracts.values import LineItem
-from shared.decider import Decider, Forbidden, NotFound
-from shared.reference_data import Province
+from shared.contracts.values import LineItem, Lot
+from shared.decider import Decider, Forbidden, InvalidCommand, NotFound
+
+
+class Recipient(Protocol):
+    """What the policy needs to know of a recipient; any province record with these fits."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def population_scale(self) -> int: ...
 
 
 @dataclass(frozen=True)
 class DecideRound:
     cleared: ClearedFastTrack
-    provinces: tuple[Province, ...]
+    provinces: tuple[Recipient, ...]
     now: datetime
 
 
@@ -80,20 +93,30 @@ def decide(command: Command, state: ConsignmentAllocation) -> list[DomainEvent]:
             return acknowledge(command, state)
 
 
-def round_id_for(cleared: ClearedFastTrack) -> str:
-    return "R-" + cleared.shipment_id.hex[:8].upper()
+# --- the round ------------------------------------------------------------------------------
+
+
+def round_id_for(shipment_id: UUID) -> str:
+    """Short enough to read out on the phone to a province, stable for the consignment."""
+    return "R-" + shipment_id.hex[:8].upper()
+
+
+def notice_number_for(round_id: str, province_code: str, line_no: int) -> str:
+    return f"{round_id}-{province_code}-{line_no}"
 
 
 def decide_round(command: DecideRound, state: ConsignmentAllocation) -> list[DomainEvent]:
     if state.round_id is not None:
         return []  # already allocated: the clearance was delivered again
-    cleared, round_id = command.cleared, round_id_for(command.cleared)
-    weights = {p.code: p.population_scale for p in command.provinces}
+    weights = _weights(command.provinces)
+    cleared = command.cleared
+    round_id = round_id_for(cleared.shipment_id)
     lines: list[LineAllocation] = []
     notices: list[DomainEvent] = []
-    for line in cleared.lines:
-        allocation, line_notices = _allocate_line(cleared, round_id, line, weights)
-        lines.append(allocation)
+    for index, line in enumerate(cleared.lines):
+        _check_cleared_line(line, f"cleared/lines/{index}")
+        summary, line_notices = _allocate_line(cleared.shipment_id, round_id, line, weights)
+        lines.append(summary)
         notices += line_notices
     decided = AllocationRoundDecided(
         shipment_id=cleared.shipment_id,
@@ -105,52 +128,81 @@ def decide_round(command: DecideRound, state: ConsignmentAllocation) -> list[Dom
     return [decided, *notices]
 
 
+def _weights(recipients: tuple[Recipient, ...]) -> dict[str, int]:
+    weights = {r.code: r.population_scale for r in recipients}
+    if len(weights) != len(recipients):  # a duplicate would silently drop a province's share
+        raise InvalidCommand("a province is listed twice", field="provinces")
+    return weights
+
+
+def _check_cleared_line(line: LineItem, where: str) -> None:
+    # Customs builds lines this way; a line that does not add up would lose doses in FEFO.
+    total = sum(lot.quantity for lot in line.lots)
+    if line.lots and total != line.quantity:
+        raise InvalidCommand(
+            f"line {line.line_no}: the lots add up to {total}, the line says {line.quantity}",
+            field=f"{where}/lots",
+            code="lots-do-not-add-up",
+        )
+
+
 def _allocate_line(
-    cleared: ClearedFastTrack, round_id: str, line: LineItem, weights: Mapping[str, int]
+    shipment_id: UUID, round_id: str, line: LineItem, weights: Mapping[str, int]
 ) -> tuple[LineAllocation, list[DomainEvent]]:
     allocation = allocate(line.quantity, line.pack_size, weights)
-    units = {code: allocation.units(code) for code in sorted(allocation.packs)}
-    units = {code: quantity for code, quantity in units.items() if quantity > 0}
-    lots, _reserve_lots = assign_lots(units, line.lots) if line.lots else ({}, ())
-    shares = tuple(
-        RecipientShare(recipient_code=code, quantity=q, packs=allocation.packs[code])
-        for code, q in units.items()
-    )
+    units = {code: q for code, q in sorted(allocation.shares.items()) if q > 0}
+    lots = assign_lots(units, line.lots) if line.lots else {}
     summary = LineAllocation(
         line_no=line.line_no,
         product=line.product,
         unit=line.unit,
         pack_size=line.pack_size,
         cleared_quantity=line.quantity,
-        shares=shares,
+        shares=tuple(
+            RecipientShare(recipient_code=code, quantity=q, packs=allocation.packs[code])
+            for code, q in units.items()
+        ),
         reserve_quantity=allocation.reserve,
+        reserve_lots=lots.get(RESERVE, ()),
     )
     notices: list[DomainEvent] = [
-        AllocatedToProvince(
-            shipment_id=cleared.shipment_id,
-            notice_number=f"{round_id}-{code}-{line.line_no}",
-            round_id=round_id,
-            province_code=code,
-            line_no=line.line_no,
-            product=line.product,
-            unit=line.unit,
-            pack_size=line.pack_size,
-            quantity=quantity,
-            packs=allocation.packs[code],
-            lots=lots.get(code, ()),
-        )
-        for code, quantity in units.items()
+        _notice(shipment_id, round_id, line, code, allocation.packs[code], lots.get(code, ()))
+        for code in units
     ]
     return summary, notices
+
+
+def _notice(
+    shipment_id: UUID, round_id: str, line: LineItem, code: str, packs: int, lots: tuple[Lot, ...]
+) -> AllocatedToProvince:
+    return AllocatedToProvince(
+        shipment_id=shipment_id,
+        notice_number=notice_number_for(round_id, code, line.line_no),
+        round_id=round_id,
+        province_code=code,
+        line_no=line.line_no,
+        product=line.product,
+        unit=line.unit,
+        pack_size=line.pack_size,
+        quantity=packs * line.pack_size,
+        packs=packs,
+        lots=lots,
+    )
+
+
+# --- acknowledgement ------------------------------------------------------------------------
 
 
 def acknowledge(command: AcknowledgeNotice, state: ConsignmentAllocation) -> list[DomainEvent]:
     notice = state.notices.get(command.notice_number)
     if notice is None or state.shipment_id is None:
-        raise NotFound(f"no notice {command.notice_number}", code="notice-not-found")
+        raise NotFound(
+            f"no notice {command.notice_number}", field="notice_number", code="notice-not-found"
+        )
     if notice.province_code != command.province_code:
         raise Forbidden(
             f"notice {command.notice_number} is not addressed to province {command.province_code}",
+            field="province_code",
             code="other-province",
         )
     if notice.acknowledged:

@@ -24,6 +24,9 @@ from shared.contracts.intake import ShipmentAnnounced
 from shared.contracts.values import Channel, LineItem, ReceivedLot
 from shared.decider import Conflict, Decider, InvalidCommand, NotFound
 
+# Intake records a line announced without lots (masks, ventilators) as one lot with this number.
+NO_LOT = ""
+
 
 class Status(StrEnum):
     NONE = "none"
@@ -92,6 +95,7 @@ def evolve(state: ClearanceCase, event: DomainEvent) -> ClearanceCase:
 
 
 def case_status(state: ClearanceCase) -> str:
+    """The status shown in the officers' queue: awaiting_arrival, arrived or cleared."""
     return state.status.value
 
 
@@ -143,7 +147,11 @@ def clear_fast_track(command: ClearFastTrack, state: ClearanceCase) -> list[Doma
     if state.status is Status.CLEARED:
         raise Conflict("this consignment is already cleared", code="already-cleared")
     if not command.declaration_number.strip():
-        raise InvalidCommand("a declaration number is required", field="declaration_number")
+        raise InvalidCommand(
+            "a declaration number is required",
+            field="declaration_number",
+            code="no-declaration",
+        )
     lines = cleared_lines(state.opened.lines, state.received)
     if not lines:
         raise Conflict("nothing was received, so nothing can be cleared", code="nothing-received")
@@ -165,22 +173,22 @@ def clear_fast_track(command: ClearFastTrack, state: ClearanceCase) -> list[Doma
 def cleared_lines(
     announced: tuple[LineItem, ...], received: tuple[ReceivedLot, ...]
 ) -> tuple[LineItem, ...]:
-    """The announced lines with the quantities actually received; empty lots and lines dropped."""
+    """The announced lines with the quantities actually received; empty lots and lines dropped,
+    so that allocation hands out only what is physically here."""
     got = {(r.line_no, r.lot_number): r.quantity for r in received}
-    lines = []
-    for line in announced:
-        if line.lots:
-            lots = tuple(
-                lot.model_copy(update={"quantity": got.get((line.line_no, lot.lot_number), 0)})
-                for lot in line.lots
-            )
-            lots = tuple(lot for lot in lots if lot.quantity > 0)
-            quantity = sum(lot.quantity for lot in lots)
-        else:
-            lots, quantity = (), got.get((line.line_no, ""), 0)
-        if quantity > 0:
-            lines.append(line.model_copy(update={"quantity": quantity, "lots": lots}))
-    return tuple(lines)
+    lines = (_received_line(line, got) for line in announced)
+    return tuple(line for line in lines if line.quantity > 0)
+
+
+def _received_line(line: LineItem, got: dict[tuple[int, str], int]) -> LineItem:
+    if not line.lots:
+        return line.model_copy(update={"quantity": got.get((line.line_no, NO_LOT), 0)})
+    lots = tuple(
+        lot.model_copy(update={"quantity": got.get((line.line_no, lot.lot_number), 0)})
+        for lot in line.lots
+    )
+    kept = tuple(lot for lot in lots if lot.quantity > 0)
+    return line.model_copy(update={"quantity": sum(lot.quantity for lot in kept), "lots": kept})
 
 
 decider: Decider[ClearanceCase, Command] = Decider(ClearanceCase(), evolve, decide)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.contracts.customs import Examination, Lane
 from shared.http.app import RuntimeDep, render
-from shared.http.pages import signed_in
+from shared.http.pages import page_row, signed_in
 from shared.http.security import MaybeUser
 
 router = APIRouter(include_in_schema=False)
-STATUSES = ("awaiting_arrival", "arrived", "cleared")
+# A queue is worked oldest first; what is done is looked up newest first. Fixed SQL only.
+ORDER = {
+    "awaiting_arrival": "expected_arrival, opened_at",
+    "arrived": "arrived_at, opened_at",
+    "cleared": "cleared_at DESC",
+}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -23,29 +27,33 @@ async def queue(
     request: Request, runtime: RuntimeDep, user: MaybeUser, status: str = "arrived"
 ) -> HTMLResponse:
     reader = signed_in(user, Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
-    status = status if status in STATUSES else "arrived"
-    scope = list(reader.scope) if reader.role is Role.CUSTOMS_OFFICER else None
+    status = status if status in ORDER else "arrived"
     rows = await runtime.pool.fetch(
         "SELECT * FROM clearance_cases WHERE status = $1"
-        " AND ($2::text[] IS NULL OR airport = ANY($2)) ORDER BY opened_at LIMIT 100",
+        " AND ($2::text[] IS NULL OR airport = ANY($2))"
+        f" ORDER BY {ORDER[status]} LIMIT 100",
         status,
-        scope,
+        _airports_seen(reader),
     )
     return render(
         request,
         "queue.html",
         user=reader,
-        cases=[_row(r) for r in rows],
+        cases=[case_row(r) for r in rows],
         status=status,
-        statuses=STATUSES,
+        statuses=tuple(ORDER),
         lanes=list(Lane),
         examinations=list(Examination),
     )
 
 
-def _row(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    for column in ("lines", "received", "cleared_lines"):
-        data[column] = json.loads(data[column]) if data[column] else []
+def _airports_seen(reader: Principal) -> list[str] | None:
+    """An officer's own airports; None (all) for the national viewer and admins."""
+    return list(reader.scope) if reader.role is Role.CUSTOMS_OFFICER else None
+
+
+def case_row(row: Any) -> dict[str, Any]:
+    """A clearance_cases row for the queue, with the total received."""
+    data = page_row(row, "lines", "received", "cleared_lines")
     data["received_total"] = sum(r["quantity"] for r in data["received"])
     return data

@@ -1,18 +1,26 @@
-"""The consignment as intake sees it: announced, then arrived. Pure rules, no I/O."""
+"""The consignment as intake sees it: announced, then arrived. Pure rules, no I/O.
+
+Commands carry ``now`` so that every rule is judged against the caller's clock, never ours.
+The airports are the project's reference data (``shared.reference_data``).
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
 from shared.contracts.base import DomainEvent
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
-from shared.contracts.values import Category, Channel, LineItem, ReceivedLot
+from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot
 from shared.decider import Conflict, Decider, InvalidCommand, NotFound
 from shared.reference_data import airports
+
+# Airport clocks drift; an arrival stamped a few minutes "ahead" of ours is not a future arrival.
+CLOCK_SKEW = timedelta(minutes=5)
+# A line announced without lots (masks, ventilators) is received as one lot with this number.
+NO_LOT = ""
 
 
 class Status(StrEnum):
@@ -51,7 +59,7 @@ class Shipment:
     shipment_id: UUID | None = None
     status: Status = Status.NONE
     airport: str = ""
-    lines: tuple[LineItem, ...] = field(default=())
+    lines: tuple[LineItem, ...] = ()
 
 
 def evolve(state: Shipment, event: DomainEvent) -> Shipment:
@@ -71,6 +79,9 @@ def decide(command: Command, state: Shipment) -> list[DomainEvent]:
             return record_arrival(command, state)
 
 
+# --- announcement ---------------------------------------------------------------------------
+
+
 def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
     if state.status is not Status.NONE:
         raise Conflict(
@@ -81,9 +92,12 @@ def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
         )
     if command.airport not in airports():
         raise InvalidCommand(
-            f"unknown airport {command.airport!r}", field="airport", code="unknown-airport"
+            f"unknown airport {command.airport!r}; known: {', '.join(sorted(airports()))}",
+            field="airport",
+            code="unknown-airport",
         )
-    check_lines(command.lines, command.now)
+    check_zoned(command.expected_arrival, "expected_arrival")
+    check_lines(command.lines, command.now.date())
     return [
         ShipmentAnnounced(
             shipment_id=command.shipment_id,
@@ -99,42 +113,84 @@ def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
     ]
 
 
-def check_lines(lines: tuple[LineItem, ...], now: datetime) -> None:
+def check_zoned(moment: datetime, field: str) -> None:
+    # A time without a zone is ambiguous between the airport's clock and UTC.
+    if moment.utcoffset() is None:
+        raise InvalidCommand("the time must carry a time zone", field=field, code="no-time-zone")
+
+
+def check_lines(lines: tuple[LineItem, ...], today: date) -> None:
     if not lines:
-        raise InvalidCommand("a consignment has at least one line", field="lines")
-    numbers = Counter(line.line_no for line in lines)
-    if twice := [n for n, count in numbers.items() if count > 1]:
-        raise InvalidCommand(f"line numbers appear twice: {twice}", field="lines")
+        raise InvalidCommand("a consignment has at least one line", field="lines", code="no-lines")
+    first_seen: dict[int, int] = {}
     for index, line in enumerate(lines):
-        check_line(line, f"lines/{index}", now)
+        if line.line_no in first_seen:
+            raise InvalidCommand(
+                f"line number {line.line_no} is already used by lines/{first_seen[line.line_no]}",
+                field=f"lines/{index}/line_no",
+                code="duplicate-line",
+            )
+        first_seen[line.line_no] = index
+        check_line(line, f"lines/{index}", today)
 
 
-def check_line(line: LineItem, where: str, now: datetime) -> None:
+def check_line(line: LineItem, where: str, today: date) -> None:
     if line.quantity < 1:
-        raise InvalidCommand("a line needs a quantity of at least 1", field=f"{where}/quantity")
-    if line.category is Category.VACCINE and not line.lots:
-        raise InvalidCommand("vaccine lines must list their lots", field=f"{where}/lots")
-    lot_numbers = Counter(lot.lot_number for lot in line.lots)
-    if twice := [n for n, count in lot_numbers.items() if count > 1]:
-        raise InvalidCommand(f"lot numbers appear twice: {twice}", field=f"{where}/lots")
-    for index, lot in enumerate(line.lots):
-        if lot.quantity < 1:
-            raise InvalidCommand(
-                "a lot needs a quantity of at least 1", field=f"{where}/lots/{index}/quantity"
-            )
-        if lot.expiry_date < now.date():
-            raise InvalidCommand(
-                f"lot {lot.lot_number} expired on {lot.expiry_date}",
-                field=f"{where}/lots/{index}/expiry_date",
-                code="expired-lot",
-            )
-    if line.lots and sum(lot.quantity for lot in line.lots) != line.quantity:
-        total = sum(lot.quantity for lot in line.lots)
         raise InvalidCommand(
-            f"the lots add up to {total}, the line says {line.quantity}",
+            f"line {line.line_no} needs a quantity of at least 1, not {line.quantity}",
+            field=f"{where}/quantity",
+            code="no-quantity",
+        )
+    if line.pack_size < 1:
+        raise InvalidCommand("the pack size is at least 1 unit", field=f"{where}/pack_size")
+    if line.category is Category.VACCINE and not line.lots:
+        # Without lot numbers a vaccine cannot be released, traced or recalled.
+        raise InvalidCommand(
+            f"vaccine line {line.line_no} must list its lots",
+            field=f"{where}/lots",
+            code="vaccine-without-lots",
+        )
+    check_lots(line, where, today)
+
+
+def check_lots(line: LineItem, where: str, today: date) -> None:
+    seen: set[str] = set()
+    for index, lot in enumerate(line.lots):
+        check_lot(lot, f"{where}/lots/{index}", today, seen)
+        seen.add(lot.lot_number)
+    total = sum(lot.quantity for lot in line.lots)
+    if line.lots and total != line.quantity:
+        raise InvalidCommand(
+            f"the lots of line {line.line_no} add up to {total}, the line says {line.quantity}",
             field=f"{where}/lots",
             code="lots-do-not-add-up",
         )
+
+
+def check_lot(lot: Lot, where: str, today: date, seen: set[str]) -> None:
+    if not lot.lot_number.strip():
+        raise InvalidCommand("a lot needs a lot number", field=f"{where}/lot_number")
+    if lot.lot_number in seen:
+        raise InvalidCommand(
+            f"lot {lot.lot_number} is listed twice in the line",
+            field=f"{where}/lot_number",
+            code="duplicate-lot",
+        )
+    if lot.quantity < 1:
+        raise InvalidCommand(
+            f"lot {lot.lot_number} needs a quantity of at least 1, not {lot.quantity}",
+            field=f"{where}/quantity",
+            code="no-quantity",
+        )
+    if lot.expiry_date < today:
+        raise InvalidCommand(
+            f"lot {lot.lot_number} expired on {lot.expiry_date}",
+            field=f"{where}/expiry_date",
+            code="expired-lot",
+        )
+
+
+# --- arrival --------------------------------------------------------------------------------
 
 
 def record_arrival(command: RecordArrival, state: Shipment) -> list[DomainEvent]:
@@ -142,13 +198,18 @@ def record_arrival(command: RecordArrival, state: Shipment) -> list[DomainEvent]
         raise NotFound("no such shipment has been announced", code="shipment-not-found")
     if state.status is Status.ARRIVED:
         raise Conflict("the arrival of this shipment is already recorded", code="already-arrived")
-    if command.arrived_at > command.now:
-        raise InvalidCommand("the arrival time is in the future", field="arrived_at")
+    check_zoned(command.arrived_at, "arrived_at")
+    if command.arrived_at > command.now + CLOCK_SKEW:
+        raise InvalidCommand(
+            f"the arrival time {command.arrived_at.isoformat()} is in the future",
+            field="arrived_at",
+            code="arrival-in-future",
+        )
     check_received(command.received, state.lines)
     return [
         ShipmentArrived(
             shipment_id=state.shipment_id,
-            airport=state.airport,
+            airport=state.airport,  # goods land where they were announced; not the client's say
             arrived_at=command.arrived_at,
             received=command.received,
             remarks=command.remarks,
@@ -156,30 +217,55 @@ def record_arrival(command: RecordArrival, state: Shipment) -> list[DomainEvent]
     ]
 
 
+def announced_lots(lines: tuple[LineItem, ...]) -> dict[tuple[int, str], int]:
+    """Announced quantity per (line, lot); a line without lots counts as one lot ``NO_LOT``."""
+    quantities = {(line.line_no, NO_LOT): line.quantity for line in lines if not line.lots}
+    for line in lines:
+        quantities |= {(line.line_no, lot.lot_number): lot.quantity for lot in line.lots}
+    return quantities
+
+
 def check_received(received: tuple[ReceivedLot, ...], lines: tuple[LineItem, ...]) -> None:
-    announced = {
-        (line.line_no, lot.lot_number): lot.quantity for line in lines for lot in line.lots
-    }
-    # A line announced without lots (masks, ventilators) is received as one lot named "".
-    announced |= {(line.line_no, ""): line.quantity for line in lines if not line.lots}
+    announced = announced_lots(lines)
+    line_numbers = {line.line_no for line in lines}
     seen: set[tuple[int, str]] = set()
     for index, lot in enumerate(received):
-        key = (lot.line_no, lot.lot_number)
-        where = f"received/{index}"
+        key, where = (lot.line_no, lot.lot_number), f"received/{index}"
+        if lot.line_no not in line_numbers:
+            raise InvalidCommand(
+                f"no line {lot.line_no} was announced",
+                field=f"{where}/line_no",
+                code="unknown-line",
+            )
         if key not in announced:
             raise InvalidCommand(
-                f"line {lot.line_no} has no lot {lot.lot_number}", field=where, code="unknown-lot"
+                f"line {lot.line_no} has no lot {lot.lot_number!r}",
+                field=f"{where}/lot_number",
+                code="unknown-lot",
             )
         if key in seen:
-            raise InvalidCommand(f"lot {lot.lot_number} is listed twice", field=where)
-        seen.add(key)
-        if lot.quantity > announced[key]:
             raise InvalidCommand(
-                f"received {lot.quantity} of lot {lot.lot_number}, more than the "
-                f"{announced[key]} announced",
-                field=f"{where}/quantity",
-                code="over-received",
+                f"lot {lot.lot_number!r} of line {lot.line_no} is listed twice",
+                field=f"{where}/lot_number",
+                code="duplicate-lot",
             )
+        seen.add(key)
+        check_received_quantity(lot, announced[key], where)
+
+
+def check_received_quantity(lot: ReceivedLot, announced: int, where: str) -> None:
+    # A short shipment is a fact to record; more than announced is a counting error.
+    if lot.quantity < 0:
+        raise InvalidCommand(
+            "a received quantity cannot be negative", field=f"{where}/quantity", code="negative"
+        )
+    if lot.quantity > announced:
+        raise InvalidCommand(
+            f"received {lot.quantity} of lot {lot.lot_number!r}, more than the {announced} "
+            "announced",
+            field=f"{where}/quantity",
+            code="over-received",
+        )
 
 
 decider: Decider[Shipment, Command] = Decider(Shipment(), evolve, decide)

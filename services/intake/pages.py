@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.contracts.values import Category, Channel, Storage, Unit
 from shared.http.app import RuntimeDep, render
-from shared.http.pages import PageForbidden, signed_in
+from shared.http.pages import PageForbidden, page_row, signed_in
 from shared.http.security import MaybeUser
 from shared.reference_data import airports
 
@@ -23,28 +22,23 @@ READERS = (Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
 @router.get("/", response_class=HTMLResponse)
 async def shipments(request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
     reader = signed_in(user, *READERS)
-    scope = list(reader.scope) if reader.role is Role.INTAKE_OFFICER else None
     rows = await runtime.pool.fetch(
         "SELECT * FROM shipments WHERE ($1::text[] IS NULL OR airport = ANY($1))"
-        " ORDER BY announced_at DESC LIMIT 100",
-        scope,
+        " ORDER BY announced_at DESC, shipment_id DESC LIMIT 100",
+        _airports_seen(reader),
     )
-    return render(request, "shipments.html", user=reader, shipments=[_row(r) for r in rows])
+    return render(
+        request,
+        "shipments.html",
+        user=reader,
+        shipments=[page_row(r, "lines", "received") for r in rows],
+    )
 
 
 @router.get("/shipments/new", response_class=HTMLResponse)
 async def announce_form(request: Request, user: MaybeUser) -> HTMLResponse:
     officer = signed_in(user, Role.INTAKE_OFFICER)
-    return render(
-        request,
-        "announce.html",
-        user=officer,
-        airports=[a for code, a in airports().items() if officer.covers(code)],
-        channels=list(Channel),
-        categories=list(Category),
-        units=list(Unit),
-        storages=list(Storage),
-    )
+    return render(request, "announce.html", user=officer, **announce_choices(officer))
 
 
 @router.get("/shipments/{shipment_id}", response_class=HTMLResponse)
@@ -57,11 +51,22 @@ async def shipment(
         return render(request, "not_found.html", status_code=404, user=reader)
     if not reader.covers(row["airport"]):
         raise PageForbidden(reader)
-    return render(request, "shipment.html", user=reader, shipment=_row(row))
+    return render(
+        request, "shipment.html", user=reader, shipment=page_row(row, "lines", "received")
+    )
 
 
-def _row(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    data["lines"] = json.loads(data["lines"])
-    data["received"] = json.loads(data["received"]) if data["received"] else []
-    return data
+def _airports_seen(reader: Principal) -> list[str] | None:
+    """An officer's own airports; None (all) for the national viewer and admins."""
+    return list(reader.scope) if reader.role is Role.INTAKE_OFFICER else None
+
+
+def announce_choices(officer: Principal) -> dict[str, Any]:
+    """The select options of the announce form: the officer's airports and the enums."""
+    return {
+        "airports": [a for code, a in airports().items() if officer.covers(code)],
+        "channels": list(Channel),
+        "categories": list(Category),
+        "units": list(Unit),
+        "storages": list(Storage),
+    }

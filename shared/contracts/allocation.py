@@ -24,6 +24,9 @@ class LineAllocation(Frozen):
     cleared_quantity: int
     shares: tuple[RecipientShare, ...]
     reserve_quantity: int = Field(ge=0, description="kept in the national reserve, explicitly")
+    reserve_lots: tuple[Lot, ...] = Field(
+        default=(), description="the lots that make up the reserve (the latest-expiring)"
+    )
 
 
 @registry.register

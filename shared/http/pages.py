@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -37,3 +41,17 @@ def install_page_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageForbidden)
     async def forbidden(request: Request, error: PageForbidden) -> HTMLResponse:
         return render(request, "forbidden.html", status_code=403, user=error.user)
+
+
+# The database answers in UTC; officers read Viet Nam time (UTC+7, no daylight saving).
+VIET_NAM = timezone(timedelta(hours=7), "ICT")
+
+
+def page_row(row: Any, *json_columns: str) -> dict[str, Any]:
+    """A projection row for a template: JSON columns decoded, times in Viet Nam time."""
+    data: dict[str, Any] = {
+        k: v.astimezone(VIET_NAM) if isinstance(v, datetime) else v for k, v in row.items()
+    }
+    for column in json_columns:
+        data[column] = json.loads(data[column]) if data[column] else []
+    return data

@@ -2,53 +2,201 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
-from services.allocation.domain import AcknowledgeNotice, DecideRound, decider
-from shared.contracts.allocation import AllocatedToProvince, AllocationRoundDecided
+from services.allocation.domain import (
+    AcknowledgeNotice,
+    ConsignmentAllocation,
+    DecideRound,
+    Recipient,
+    decider,
+)
+from services.allocation.policy import POLICY
+from shared.contracts.allocation import (
+    AllocatedToProvince,
+    AllocationRoundDecided,
+    NoticeAcknowledged,
+)
 from shared.contracts.base import DomainEvent
-from shared.decider import Forbidden, NotFound
-from shared.reference_data import provinces
-from tests.unit.builders import NOW, cleared, line, lot
+from shared.contracts.values import Category, LineItem, Unit
+from shared.decider import DomainError, Forbidden, InvalidCommand, NotFound
+from shared.reference_data import Province, provinces
+from tests.unit.builders import NOW, SHIPMENT, cleared, line, lot
+
+ASTRAZENECA = line(1, 811_205, lots=(lot("A1", 500_000), lot("A2", 311_205, days=300)))
+MASKS = line(2, 1_000_000, lots=(), category=Category.MEDICAL_SUPPLY, unit=Unit.PIECES)
 
 
-def decide_round(quantity: int = 811_205) -> list[DomainEvent]:
-    lots = (lot("A1", 500_000), lot("A2", quantity - 500_000, days=300))
+def decide_round(
+    *lines: LineItem, recipients: tuple[Recipient, ...] | None = None
+) -> list[DomainEvent]:
     command = DecideRound(
-        cleared=cleared((line(quantity=quantity, lots=lots),)), provinces=provinces(), now=NOW
+        cleared=cleared(lines or (ASTRAZENECA,)),
+        provinces=provinces() if recipients is None else recipients,
+        now=NOW,
     )
-    return list(decider.decide(command, decider.fold([])))
+    return list(decider.decide(command, ConsignmentAllocation()))
+
+
+def split(events: list[DomainEvent]) -> tuple[AllocationRoundDecided, list[AllocatedToProvince]]:
+    decided, *notices = events
+    assert isinstance(decided, AllocationRoundDecided)
+    assert all(isinstance(n, AllocatedToProvince) for n in notices)
+    return decided, [n for n in notices if isinstance(n, AllocatedToProvince)]
+
+
+def refusal(command: DecideRound | AcknowledgeNotice, state: ConsignmentAllocation) -> DomainError:
+    with pytest.raises(DomainError) as refused:
+        decider.decide(command, state)
+    assert refused.value.detail
+    return refused.value
+
+
+# --- reference data -------------------------------------------------------------------------
+
+
+def test_the_34_provinces_come_from_the_reference_table() -> None:
+    table = provinces()
+    codes = [p.code for p in table]
+    assert len(table) == 34 and codes == sorted(set(codes))
+    assert all(p.population_scale > 0 and p.kind in {"city", "province"} for p in table)
+    hcmc = max(table, key=lambda p: p.population_scale)
+    assert (hcmc.code, hcmc.name_en, hcmc.kind) == ("79", "Ho Chi Minh City", "city")
+
+
+# --- the round ------------------------------------------------------------------------------
 
 
 def test_a_round_gives_every_province_whole_packs_and_keeps_the_rest_in_reserve() -> None:
-    decided, *notices = decide_round()
-    assert isinstance(decided, AllocationRoundDecided)
-    assert all(isinstance(n, AllocatedToProvince) for n in notices)
-    allocated = [n for n in notices if isinstance(n, AllocatedToProvince)]
-    assert len(allocated) == 34
-    assert sum(n.quantity for n in allocated) + decided.lines[0].reserve_quantity == 811_205
+    decided, notices = split(decide_round())
+    [summary] = decided.lines
+    assert decided.policy == POLICY and decided.decided_at == NOW
+    assert len(notices) == 34
+    assert sum(n.quantity for n in notices) + summary.reserve_quantity == 811_205
+    assert summary.reserve_quantity == 5 and summary.cleared_quantity == 811_205
+    assert all(n.quantity == n.packs * 10 and n.pack_size == 10 for n in notices)
+    assert [(s.recipient_code, s.quantity) for s in summary.shares] == [
+        (n.province_code, n.quantity) for n in notices
+    ]
+
+
+def test_every_dose_keeps_its_lot() -> None:
+    decided, notices = split(decide_round())
+    assert all(sum(x.quantity for x in n.lots) == n.quantity for n in notices)
+    reserve_lots = decided.lines[0].reserve_lots
+    assert sum(x.quantity for x in reserve_lots) == decided.lines[0].reserve_quantity
+    per_lot = {"A1": 0, "A2": 0}
+    for part in [*(x for n in notices for x in n.lots), *reserve_lots]:
+        per_lot[part.lot_number] += part.quantity
+    assert per_lot == {"A1": 500_000, "A2": 311_205}
+    hcmc = next(n for n in notices if n.province_code == "79")
+    assert hcmc.lots[0].lot_number == "A1"  # the largest share gets the earliest expiry
+
+
+def test_round_and_notice_numbers_are_readable_and_stable() -> None:
+    shipment = uuid.UUID("abcdef12-3456-4789-8abc-def012345678")
+    command = DecideRound(cleared=cleared(shipment_id=shipment), provinces=provinces(), now=NOW)
+    decided, notices = split(list(decider.decide(command, ConsignmentAllocation())))
+    assert decided.round_id == "R-ABCDEF12"
+    hanoi = next(n for n in notices if n.province_code == "01")
+    assert hanoi.notice_number == "R-ABCDEF12-01-1" and hanoi.round_id == "R-ABCDEF12"
+    assert list(decider.decide(command, ConsignmentAllocation())) == [decided, *notices]
+
+
+def test_one_notice_per_province_and_line() -> None:
+    decided, notices = split(decide_round(ASTRAZENECA, MASKS))
+    assert [x.line_no for x in decided.lines] == [1, 2]
+    assert len(notices) == 68 and len({n.notice_number for n in notices}) == 68
+    masks = [n for n in notices if n.line_no == 2]
+    assert all(n.lots == () and n.unit is Unit.PIECES for n in masks)
+    assert decided.lines[1].reserve_lots == ()
+
+
+def test_provinces_whose_share_is_zero_get_no_notice() -> None:
+    few = line(1, 35, lots=(lot("A1", 35),))  # 3 packs of 10 and 5 loose doses
+    decided, notices = split(decide_round(few))
+    assert sorted(n.province_code for n in notices) == ["01", "79", "91"]  # the most populous
     assert decided.lines[0].reserve_quantity == 5
-    assert all(n.quantity == n.packs * 10 for n in allocated)
-    assert all(sum(lot.quantity for lot in n.lots) == n.quantity for n in allocated)
-    assert len({n.notice_number for n in allocated}) == 34
+    assert [(x.lot_number, x.quantity) for x in decided.lines[0].reserve_lots] == [("A1", 5)]
+
+
+def test_the_2021_moderna_round_adds_up() -> None:
+    """Decision 3400/QD-BYT: 2,000,040 Moderna doses in 14-dose vials."""
+    moderna = line(1, 2_000_040, lots=(lot("MOD1", 1_000_020), lot("MOD2", 1_000_020)))
+    moderna = moderna.model_copy(update={"pack_size": 14, "product": "Spikevax (Moderna)"})
+    decided, notices = split(decide_round(moderna))
+    assert len(notices) == 34
+    assert sum(n.quantity for n in notices) + decided.lines[0].reserve_quantity == 2_000_040
+    assert all(n.quantity % 14 == 0 for n in notices)
+
+
+def test_any_list_of_recipients_with_codes_and_weights_will_do() -> None:
+    two = (Province("01", "Hà Nội", "Ha Noi", "city", 1), Province("79", "HCM", "HCMC", "city", 3))
+    _, notices = split(decide_round(recipients=two))
+    assert {n.province_code: n.quantity for n in notices} == {"01": 202_800, "79": 608_400}
+    assert split(decide_round(recipients=provinces()))[1] == split(decide_round())[1]
+
+
+def test_with_no_recipients_everything_stays_in_reserve() -> None:
+    decided, notices = split(decide_round(recipients=()))
+    assert notices == [] and decided.lines[0].reserve_quantity == 811_205
 
 
 def test_deciding_again_adds_nothing() -> None:
-    events = decide_round()
+    state = decider.fold(decide_round())
     again = DecideRound(cleared=cleared(), provinces=provinces(), now=NOW)
-    assert decider.decide(again, decider.fold(events)) == []
+    assert decider.decide(again, state) == []
 
 
-def test_acknowledging_a_notice() -> None:
-    events = decide_round()
-    notice = next(
-        e for e in events if isinstance(e, AllocatedToProvince) and e.province_code == "01"
+def test_a_province_listed_twice_is_refused() -> None:
+    twice = DecideRound(cleared=cleared(), provinces=(*provinces(), provinces()[0]), now=NOW)
+    refused = refusal(twice, ConsignmentAllocation())
+    assert isinstance(refused, InvalidCommand) and refused.field == "provinces"
+
+
+def test_a_cleared_line_whose_lots_do_not_add_up_is_refused() -> None:
+    broken = ASTRAZENECA.model_copy(
+        update={"quantity": 900_000}
+    )  # unvalidated, as if from a bad event
+    command = DecideRound(
+        cleared=cleared().model_copy(update={"lines": (broken,)}),
+        provinces=provinces(),
+        now=NOW,
     )
-    state = decider.fold(events)
-    ack = AcknowledgeNotice(notice_number=notice.notice_number, province_code="01", now=NOW)
-    [acknowledged] = decider.decide(ack, state)
-    assert decider.decide(ack, decider.fold([*events, acknowledged])) == []  # a retry
-    with pytest.raises(Forbidden):
-        decider.decide(AcknowledgeNotice(notice.notice_number, "79", NOW), state)
-    with pytest.raises(NotFound):
-        decider.decide(AcknowledgeNotice("R-XXXX-01-1", "01", NOW), state)
+    refused = refusal(command, ConsignmentAllocation())
+    assert isinstance(refused, InvalidCommand) and refused.field == "cleared/lines/0/lots"
+
+
+# --- acknowledgement ------------------------------------------------------------------------
+
+
+def hanoi_notice(events: list[DomainEvent]) -> str:
+    return next(n.notice_number for n in split(events)[1] if n.province_code == "01")
+
+
+def test_a_province_acknowledges_its_notice_once() -> None:
+    events = decide_round()
+    number = hanoi_notice(events)
+    ack = AcknowledgeNotice(notice_number=number, province_code="01", now=NOW)
+    [acknowledged] = decider.decide(ack, decider.fold(events))
+    assert isinstance(acknowledged, NoticeAcknowledged)
+    assert (acknowledged.shipment_id, acknowledged.acknowledged_at) == (SHIPMENT, NOW)
+    state = decider.fold([*events, acknowledged])
+    assert state.notices[number].acknowledged
+    assert not state.notices[hanoi_notice(events).replace("-01-", "-79-")].acknowledged
+    assert decider.decide(ack, state) == []  # a retry
+
+
+def test_another_provinces_notice_is_forbidden() -> None:
+    events = decide_round()
+    refused = refusal(AcknowledgeNotice(hanoi_notice(events), "79", NOW), decider.fold(events))
+    assert isinstance(refused, Forbidden) and refused.status == 403
+
+
+@pytest.mark.parametrize("allocated", [True, False])
+def test_an_unknown_notice_is_not_found(allocated: bool) -> None:
+    state = decider.fold(decide_round() if allocated else [])
+    refused = refusal(AcknowledgeNotice("R-00000000-01-9", "01", NOW), state)
+    assert isinstance(refused, NotFound) and refused.status == 404

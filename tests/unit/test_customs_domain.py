@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.customs.domain import (
     ClearanceCase,
@@ -15,30 +17,43 @@ from services.customs.domain import (
     decider,
 )
 from shared.contracts.base import DomainEvent
-from shared.contracts.customs import ClearedFastTrack, Examination, Lane
+from shared.contracts.customs import ClearanceCaseOpened, ClearedFastTrack, Examination, Lane
 from shared.contracts.intake import ShipmentAnnounced
-from shared.decider import Conflict, InvalidCommand, NotFound
-from tests.unit.builders import CHANNEL, NOW, SHIPMENT, line, received
+from shared.contracts.values import Category, LineItem, Unit
+from shared.decider import Conflict, DomainError, InvalidCommand, NotFound
+from tests.unit.builders import CHANNEL, NOW, SHIPMENT, line, lot, received
 
-ANNOUNCED = ShipmentAnnounced(
-    shipment_id=SHIPMENT,
-    donor="COVAX",
-    channel=CHANNEL,
-    airport="HAN",
-    flight="VN0317",
-    airway_bill="738-1",
-    expected_arrival=NOW,
-    consignee="NIHE",
-    lines=(line(),),
-)
+MASKS = line(2, 250, lots=(), category=Category.MEDICAL_SUPPLY, unit=Unit.PIECES, pack_size=50)
+VACCINE = line(1, 1000, lots=(lot("A1", 500), lot("A2", 300, days=90), lot("A3", 200)))
+
+
+def announcement(*lines: LineItem) -> ShipmentAnnounced:
+    return ShipmentAnnounced(
+        shipment_id=SHIPMENT,
+        donor="COVAX",
+        channel=CHANNEL,
+        airport="HAN",
+        flight="VN0317",
+        airway_bill="738-1",
+        expected_arrival=NOW,
+        consignee="NIHE",
+        lines=lines or (VACCINE, MASKS),
+    )
+
+
+OPEN = OpenCase.from_announcement(announcement())
+
+
+def present(*entries: tuple[int, str, int]) -> PresentGoods:
+    return PresentGoods(arrived_at=NOW, received=received(*entries))
 
 
 def clear(**changes: Any) -> ClearFastTrack:
     fields: dict[str, Any] = {
         "declaration_number": "104000000001",
-        "lane": Lane.GREEN,
-        "examination": Examination.NONE,
-        "remarks": "",
+        "lane": Lane.YELLOW,
+        "examination": Examination.DOCUMENTARY,
+        "remarks": "inspected at the cold store",
         "now": NOW,
     }
     return ClearFastTrack(**(fields | changes))
@@ -51,44 +66,121 @@ def run(*commands: Any) -> tuple[ClearanceCase, list[DomainEvent]]:
     return decider.fold(events), events
 
 
-def test_announcement_and_arrival_open_and_update_the_case_once() -> None:
-    opened = OpenCase.from_announcement(ANNOUNCED)
-    presented = PresentGoods(arrived_at=NOW, received=received((1, "A1", 500), (1, "A2", 500)))
-    state, events = run(opened, opened, presented, presented)
+def refusal(*commands: Any) -> DomainError:
+    with pytest.raises(DomainError) as refused:
+        run(*commands)
+    assert refused.value.detail
+    return refused.value
+
+
+def cleared_by(*commands: Any) -> ClearedFastTrack:
+    _, events = run(*commands)
+    assert isinstance(events[-1], ClearedFastTrack)
+    return events[-1]
+
+
+# --- reactions to intake's events -----------------------------------------------------------
+
+
+def test_the_case_opens_with_the_announced_consignment() -> None:
+    state, [opened] = run(OPEN)
+    assert isinstance(opened, ClearanceCaseOpened)
+    assert opened.shipment_id == SHIPMENT and opened.airport == "HAN"
+    assert opened.airway_bill == "738-1" and opened.lines == (VACCINE, MASKS)
+    assert case_status(state) == "awaiting_arrival"
+
+
+def test_announcement_and_arrival_delivered_twice_change_the_case_once() -> None:
+    presented = present((1, "A1", 500))
+    state, events = run(OPEN, OPEN, presented, presented, OPEN)
     assert [type(e).__name__ for e in events] == ["ClearanceCaseOpened", "GoodsPresented"]
     assert case_status(state) == "arrived"
 
 
-def test_fast_track_clears_what_was_received() -> None:
-    presented = PresentGoods(arrived_at=NOW, received=received((1, "A1", 500), (1, "A2", 120)))
-    state, events = run(OpenCase.from_announcement(ANNOUNCED), presented, clear())
-    cleared = events[-1]
-    assert isinstance(cleared, ClearedFastTrack)
-    assert cleared.lines[0].quantity == 620
-    assert [(lot.lot_number, lot.quantity) for lot in cleared.lines[0].lots] == [
-        ("A1", 500),
-        ("A2", 120),
-    ]
+def test_an_arrival_delivered_again_after_clearance_adds_nothing() -> None:
+    presented = present((1, "A1", 500))
+    state, events = run(OPEN, presented, clear(), presented)
+    assert isinstance(events[-1], ClearedFastTrack)
     assert case_status(state) == "cleared"
 
 
-def test_fast_track_refusals() -> None:
-    with pytest.raises(NotFound):
-        run(clear())
-    with pytest.raises(Conflict) as early:
-        run(OpenCase.from_announcement(ANNOUNCED), clear())
-    assert early.value.code == "not-arrived"
-    presented = PresentGoods(arrived_at=NOW, received=received((1, "A1", 500)))
-    with pytest.raises(Conflict) as twice:
-        run(OpenCase.from_announcement(ANNOUNCED), presented, clear(), clear())
-    assert twice.value.code == "already-cleared"
-    with pytest.raises(InvalidCommand):
-        run(OpenCase.from_announcement(ANNOUNCED), presented, clear(declaration_number="  "))
-    nothing = PresentGoods(arrived_at=NOW, received=received((1, "A1", 0)))
-    with pytest.raises(Conflict):
-        run(OpenCase.from_announcement(ANNOUNCED), nothing, clear())
+def test_goods_presented_before_the_case_is_open_are_not_found() -> None:
+    refused = refusal(present((1, "A1", 500)))
+    assert isinstance(refused, NotFound) and refused.status == 404
 
 
-def test_goods_presented_before_the_case_is_open_is_an_error() -> None:
-    with pytest.raises(NotFound):
-        run(PresentGoods(arrived_at=NOW, received=()))
+# --- fast-track release ---------------------------------------------------------------------
+
+
+def test_fast_track_releases_what_was_received() -> None:
+    cleared = cleared_by(OPEN, present((1, "A1", 500), (1, "A2", 120), (2, "", 200)), clear())
+    assert cleared.airport == "HAN" and cleared.donor == "COVAX"
+    assert cleared.lane is Lane.YELLOW and cleared.examination is Examination.DOCUMENTARY
+    assert cleared.cleared_at == NOW and cleared.remarks == "inspected at the cold store"
+    vaccine, masks = cleared.lines
+    assert vaccine.quantity == 620
+    assert [(x.lot_number, x.quantity, x.expiry_date) for x in vaccine.lots] == [
+        ("A1", 500, VACCINE.lots[0].expiry_date),
+        ("A2", 120, VACCINE.lots[1].expiry_date),
+    ]  # A3, of which nothing came, is dropped
+    assert (masks.quantity, masks.lots, masks.pack_size) == (200, (), 50)
+
+
+def test_a_line_of_which_nothing_arrived_is_dropped() -> None:
+    cleared = cleared_by(OPEN, present((1, "A1", 0), (2, "", 250)), clear())
+    assert [x.line_no for x in cleared.lines] == [2]
+
+
+def test_the_declaration_number_is_kept_without_surrounding_blanks() -> None:
+    cleared = cleared_by(OPEN, present((1, "A1", 5)), clear(declaration_number=" 104000000001 "))
+    assert cleared.declaration_number == "104000000001"
+
+
+def test_clearing_without_a_case_is_not_found() -> None:
+    refused = refusal(clear())
+    assert isinstance(refused, NotFound) and refused.status == 404
+
+
+def test_clearing_before_the_goods_arrive_is_a_conflict() -> None:
+    refused = refusal(OPEN, clear())
+    assert isinstance(refused, Conflict) and refused.status == 409
+    assert refused.code == "not-arrived" and "not arrived" in refused.detail
+
+
+def test_clearing_twice_is_a_conflict() -> None:
+    refused = refusal(OPEN, present((1, "A1", 5)), clear(), clear())
+    assert isinstance(refused, Conflict) and refused.code == "already-cleared"
+
+
+def test_a_declaration_number_is_required() -> None:
+    refused = refusal(OPEN, present((1, "A1", 5)), clear(declaration_number="  "))
+    assert isinstance(refused, InvalidCommand) and refused.status == 422
+    assert refused.field == "declaration_number"
+
+
+def test_nothing_received_cannot_be_cleared() -> None:
+    refused = refusal(OPEN, present((1, "A1", 0)), clear())
+    assert isinstance(refused, Conflict) and refused.code == "nothing-received"
+    assert isinstance(refusal(OPEN, present(), clear()), Conflict)
+
+
+received_counts = st.tuples(st.integers(0, 500), st.integers(0, 300), st.integers(0, 200))
+
+
+@given(received_counts, st.integers(0, 250))
+def test_the_release_holds_exactly_what_was_received(
+    lots: tuple[int, int, int], masks: int
+) -> None:
+    entries = [(1, f"A{i + 1}", q) for i, q in enumerate(lots)] + [(2, "", masks)]
+    _, events = run(OPEN, present(*entries))
+    if sum(lots) + masks == 0:
+        assert isinstance(refusal(OPEN, present(*entries), clear()), Conflict)
+        return
+    [cleared] = decider.decide(clear(), decider.fold(events))
+    assert isinstance(cleared, ClearedFastTrack)
+    assert sum(x.quantity for x in cleared.lines) == sum(lots) + masks
+    for cleared_line in cleared.lines:
+        assert cleared_line.quantity > 0
+        assert all(x.quantity > 0 for x in cleared_line.lots)
+        if cleared_line.lots:
+            assert sum(x.quantity for x in cleared_line.lots) == cleared_line.quantity
