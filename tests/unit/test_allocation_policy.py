@@ -43,8 +43,9 @@ def test_a_larger_weight_never_gets_fewer_packs(
     packs = allocate(quantity, pack, w).packs
     by_weight = sorted(w, key=lambda c: w[c])
     for smaller, larger in itertools.pairwise(by_weight):
-        assert packs[larger] >= packs[smaller]
-        if w[larger] == w[smaller]:
+        if w[larger] > w[smaller]:
+            assert packs[larger] >= packs[smaller]
+        else:  # equal weights: the tie-break may give one of them one pack more
             assert abs(packs[larger] - packs[smaller]) <= 1
 
 
