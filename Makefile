@@ -1,9 +1,11 @@
 # AidPort: `make run` starts everything on this machine, `make test` runs the whole suite.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
-JARS   := .cache/kafka/libs/kafka_2.13-4.1.1.jar
+# Needs Python 3.11+, a JDK 17+ and Maven (for the Kafka broker jars, fetched once).
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+LIBS     := .cache/kafka/libs
+JARS     := $(LIBS)/kafka_2.13-4.1.1.jar
 MVN_COPY := org.apache.maven.plugins:maven-dependency-plugin:3.7.1:copy-dependencies
 
 .PHONY: run test lint fmt venv kafka-jars rebuild bench clean distclean
@@ -12,12 +14,12 @@ run: $(STAMP) $(JARS)
 	$(BIN)/python -m shared.devstack
 
 test: $(STAMP) $(JARS) lint
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	$(BIN)/mypy services shared
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -25,17 +27,21 @@ fmt: $(STAMP)
 
 venv: $(STAMP)
 
+# Runs once, and again when the dependencies change.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 kafka-jars: $(JARS)
 
+# The broker's runtime jars from Maven Central (deploy/kafka/pom.xml). The folder is emptied
+# first so that a version change cannot leave two Kafka versions on the classpath.
 $(JARS): deploy/kafka/pom.xml
+	rm -rf $(LIBS)
 	mvn -q -f deploy/kafka/pom.xml $(MVN_COPY) -DincludeScope=runtime \
-		-DoutputDirectory=$(CURDIR)/.cache/kafka/libs
+		-DoutputDirectory=$(CURDIR)/$(LIBS)
+	@test -s $@ || { echo "$@ missing after the Maven download (version in pom.xml?)" >&2; exit 1; }
 	touch $@
 
 # Rebuild one service's projections from its event store: make rebuild SERVICE=intake
@@ -45,8 +51,11 @@ rebuild: $(STAMP)
 bench: $(STAMP) $(JARS)
 	$(BIN)/python -m bench.relay_throughput
 
+# The local data (.data: PostgreSQL, Kafka, service logs) and the tool caches; the Kafka jars
+# in .cache and the virtualenv stay (distclean removes them too).
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -path ./.cache -prune -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean
 	rm -rf $(VENV) .cache

@@ -119,8 +119,10 @@ class ConsumerRunner:
         self.dlq: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned and positioned
         self.batch_lock = asyncio.Lock()  # a batch and a rebalance never overlap
-        self.assignments = 0  # counts rebalances, to drop batches fetched before one
-        self._positions: dict[TopicPartition, int] = {}  # next offset to read, for the lag gauge
+        # The next offset to handle per partition, from Postgres; records that do not follow
+        # on from it are not handled (see _in_sequence).
+        self._next: dict[TopicPartition, int] = {}
+        self._reseeked: dict[TopicPartition, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -139,10 +141,9 @@ class ConsumerRunner:
             self.consumer.subscribe(self.topics, listener=_SeekToStoredOffsets(self))
             await self._refresh_parked_gauge()
             while True:
-                assignment = self.assignments
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 if batch:
-                    await self.process_batch(batch, assignment)
+                    await self.process_batch(batch)
                 self._observe_lag()
         finally:
             await self.consumer.stop()
@@ -168,31 +169,47 @@ class ConsumerRunner:
             self.group,
         )
         stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        fresh = [tp for tp in assigned if tp not in stored]
+        if fresh:  # never consumed by this group: from the first offset the broker still has
+            stored |= await self.consumer.beginning_offsets(fresh)
         for tp in assigned:
-            if tp in stored:
-                self.consumer.seek(tp, stored[tp])
-                self._positions[tp] = stored[tp]
-            else:
-                await self.consumer.seek_to_beginning(tp)
-        self.assignments += 1
+            self.consumer.seek(tp, stored[tp])
+            self._next[tp] = stored[tp]
         self.ready.set()
 
     # -- one batch -----------------------------------------------------------------
 
-    async def process_batch(
-        self, batch: dict[TopicPartition, list[Any]], assignment: int | None = None
-    ) -> None:
-        """Decode (dead-lettering the undecodable), then handle; retry transient failures.
-
-        A batch fetched before a rebalance repositioned the partitions (``assignment`` is
-        then out of date) is dropped: it will be fetched again from the stored offsets."""
+    async def process_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Decode (dead-lettering the undecodable), then handle; retry transient failures."""
         async with self.batch_lock:
-            if assignment is not None and assignment != self.assignments:
-                return
-            if self.consumer is not None:  # records of partitions lost in a rebalance are not ours
-                owned = self.consumer.assignment()
-                batch = {tp: records for tp, records in batch.items() if tp in owned}
+            if self.consumer is not None:
+                batch = self._in_sequence(batch)
             await self._process_owned(batch)
+
+    def _in_sequence(
+        self, batch: dict[TopicPartition, list[Any]]
+    ) -> dict[TopicPartition, list[Any]]:
+        """Only records that follow on from the stored position of a partition we own.
+
+        aiokafka can hand out records fetched while a rebalance listener is still seeking
+        (aio-libs/aiokafka#738), from the wrong position. Records before the stored position
+        were handled already; a jump past it would skip records, so the partition is sought
+        back once (a second identical jump is a real gap, e.g. transaction markers)."""
+        assert self.consumer is not None
+        owned = self.consumer.assignment()
+        kept: dict[TopicPartition, list[Any]] = {}
+        for tp, records in batch.items():
+            expected = self._next.get(tp)
+            if tp not in owned or expected is None:
+                continue
+            records = [r for r in records if r.offset >= expected]
+            if records and records[0].offset > expected and self._reseeked.get(tp) != expected:
+                self._reseeked[tp] = expected
+                self.consumer.seek(tp, expected)
+                continue
+            if records:
+                kept[tp] = records
+        return kept
 
     async def _process_owned(self, batch: dict[TopicPartition, list[Any]]) -> None:
         envelopes = [
@@ -225,7 +242,7 @@ class ConsumerRunner:
             for envelope in envelopes:
                 await self._handle_one(conn, envelope, parked)
             await self._store_offsets(conn, batch)
-        self._positions.update({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
+        self._next.update({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
         await self._commit_to_kafka(batch)
         await self._refresh_parked_gauge()
 
@@ -332,7 +349,7 @@ class ConsumerRunner:
         assert self.consumer is not None
         for tp in self.consumer.assignment():
             end = self.consumer.highwater(tp)
-            position = self._positions.get(tp)
+            position = self._next.get(tp)
             if end is not None and position is not None:
                 CONSUMER_LAG.labels(self.group, tp.topic, tp.partition).set(max(end - position, 0))
 
