@@ -53,6 +53,13 @@ class Principal:
             return True
         return scope_item in self.scope
 
+    def visible(self, requested: str | None = None) -> list[str] | None:
+        """What a list may show: the requested airport or province if covered, else the
+        user's own scope; None means everything (national roles)."""
+        if requested is not None:
+            return [requested] if self.covers(requested) else []
+        return None if self.covers("*") else list(self.scope)
+
     def require_scope(self, scope_item: str, what: str) -> None:
         if not self.covers(scope_item):
             raise AuthError(f"{self.sub} is not allowed to act for {what} {scope_item}", 403)

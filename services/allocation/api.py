@@ -22,7 +22,7 @@ from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.app import RuntimeDep
 from shared.http.commands import command_metadata, run_command
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 from shared.reference_data import province_codes, provinces
@@ -115,11 +115,7 @@ async def inbox(
         int(after[0]) if after else None,
         limit + 1,
     )
-    more = len(rows) > limit
-    return {
-        "items": [_notice(r) for r in rows[:limit]],
-        "next_cursor": encode_cursor(rows[limit - 1]["position"]) if more else None,
-    }
+    return page_of(rows, limit, _notice, "position")
 
 
 @router.get("/provinces/{code}/notices/stream", response_class=StreamingResponse)

@@ -20,7 +20,7 @@ from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.app import RuntimeDep
 from shared.http.commands import command_metadata, run_command
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 
@@ -86,9 +86,7 @@ async def queue(
 ) -> dict[str, Any]:
     """The clearance queue, oldest first; an officer sees the airports of its scope."""
     user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
-    seen = [airport.upper()] if airport else None
-    if user.role is Role.CUSTOMS_OFFICER:
-        seen = [a for a in (seen or list(user.scope)) if user.covers(a)]
+    seen = user.visible(airport.upper() if airport else None)
     after = decode_cursor(cursor, 2)
     rows = await runtime.pool.fetch(
         """SELECT * FROM clearance_cases
@@ -101,14 +99,7 @@ async def queue(
         UUID(after[1]) if after else None,
         limit + 1,
     )
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    return {
-        "items": [_public(r) for r in rows[:limit]],
-        "next_cursor": encode_cursor(last["opened_at"].isoformat(), last["shipment_id"])
-        if last
-        else None,
-    }
+    return page_of(rows, limit, _public, "opened_at", "shipment_id")
 
 
 @router.get("/{shipment_id}", response_model=ClearancePublic)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shared.auth import Principal, Role
+from shared.auth import Role
 from shared.contracts.customs import Examination, Lane
 from shared.http.app import RuntimeDep, render
 from shared.http.pages import page_row, signed_in
@@ -33,7 +33,7 @@ async def queue(
         " AND ($2::text[] IS NULL OR airport = ANY($2))"
         f" ORDER BY {ORDER[status]} LIMIT 100",
         status,
-        _airports_seen(reader),
+        reader.visible(),
     )
     return render(
         request,
@@ -45,11 +45,6 @@ async def queue(
         lanes=list(Lane),
         examinations=list(Examination),
     )
-
-
-def _airports_seen(reader: Principal) -> list[str] | None:
-    """An officer's own airports; None (all) for the national viewer and admins."""
-    return list(reader.scope) if reader.role is Role.CUSTOMS_OFFICER else None
 
 
 def case_row(row: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.app import RuntimeDep
 from shared.http.commands import command_metadata, run_command
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 from shared.reference_data import airports
@@ -199,9 +199,7 @@ async def list_shipments(
 ) -> dict[str, Any]:
     """Consignments, newest first; an officer sees the airports of its scope."""
     user.require(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
-    airports_seen = [airport.upper()] if airport else None
-    if user.role is Role.INTAKE_OFFICER:
-        airports_seen = [a for a in (airports_seen or list(user.scope)) if user.covers(a)]
+    airports_seen = user.visible(airport.upper() if airport else None)
     after = decode_cursor(cursor, 2)
     rows = await runtime.pool.fetch(
         """SELECT * FROM shipments
@@ -215,15 +213,7 @@ async def list_shipments(
         UUID(after[1]) if after else None,
         limit + 1,
     )
-    items = [_public(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
-    return {
-        "items": items,
-        "next_cursor": encode_cursor(last["announced_at"].isoformat(), last["shipment_id"])
-        if last
-        else None,
-    }
+    return page_of(rows, limit, _public, "announced_at", "shipment_id")
 
 
 @router.get("/{shipment_id}", response_model=ShipmentPublic)

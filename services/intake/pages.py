@@ -25,7 +25,7 @@ async def shipments(request: Request, runtime: RuntimeDep, user: MaybeUser) -> H
     rows = await runtime.pool.fetch(
         "SELECT * FROM shipments WHERE ($1::text[] IS NULL OR airport = ANY($1))"
         " ORDER BY announced_at DESC, shipment_id DESC LIMIT 100",
-        _airports_seen(reader),
+        reader.visible(),
     )
     return render(
         request,
@@ -54,11 +54,6 @@ async def shipment(
     return render(
         request, "shipment.html", user=reader, shipment=page_row(row, "lines", "received")
     )
-
-
-def _airports_seen(reader: Principal) -> list[str] | None:
-    """An officer's own airports; None (all) for the national viewer and admins."""
-    return list(reader.scope) if reader.role is Role.INTAKE_OFFICER else None
 
 
 def announce_choices(officer: Principal) -> dict[str, Any]:
