@@ -12,6 +12,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 import jwt
 
@@ -47,18 +48,21 @@ class Principal:
             allowed = ", ".join(r.value for r in roles)
             raise AuthError(f"role {self.role.value} may not do this (needs: {allowed})", 403)
 
+    @property
+    def national(self) -> bool:
+        """Roles whose scope is the whole country."""
+        return self.role in (Role.ADMIN, Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER)
+
     def covers(self, scope_item: str) -> bool:
-        """Whether this user may act for an airport or province (admins and viewers: all)."""
-        if self.role in (Role.ADMIN, Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER):
-            return True
-        return scope_item in self.scope
+        """Whether this user may act for an airport or province (national roles: all)."""
+        return self.national or scope_item in self.scope
 
     def visible(self, requested: str | None = None) -> list[str] | None:
         """What a list may show: the requested airport or province if covered, else the
         user's own scope; None means everything (national roles)."""
         if requested is not None:
             return [requested] if self.covers(requested) else []
-        return None if self.covers("*") else list(self.scope)
+        return None if self.national else list(self.scope)
 
     def require_scope(self, scope_item: str, what: str) -> None:
         if not self.covers(scope_item):
@@ -124,6 +128,7 @@ def _demo(sub: str, name: str, role: Role, *scope: str) -> DemoUser:
     return DemoUser(Principal(sub, name, role, tuple(scope)), digest)
 
 
+@cache
 def demo_users(province_codes: tuple[str, ...]) -> dict[str, DemoUser]:
     """Demo logins: one per role, one province officer per province (``province-01`` ...)."""
     users = [

@@ -23,12 +23,13 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from shared.contracts.base import EventRegistry, UnknownEventType, registry
+from shared.contracts.base import EventRegistry, JsonDict, UnknownEventType, registry
 from shared.db import Conn
 from shared.envelope import Envelope, UndecodableMessage, from_kafka
 from shared.eventstore import ConcurrencyError
@@ -64,6 +65,17 @@ class ParkedMessage:
     topic: str
     partition: int
     offset: int
+
+
+def reaction_metadata(service: str, envelope: Envelope) -> JsonDict:
+    """The metadata of events a service records in reaction to ``envelope``: the service
+    is the actor, the conversation goes on, and the envelope is the cause."""
+    return {
+        "actor": f"aidport/{service}",
+        "actor_role": "system",
+        "correlation_id": envelope.correlation_id,
+        "causation_id": str(envelope.id),
+    }
 
 
 def _lock_keys(group: str, subjects: Sequence[str]) -> list[int]:
@@ -239,12 +251,14 @@ class ConsumerRunner:
                 _lock_keys(self.group, [e.subject for e in envelopes]),
             )
             parked = await self._parked_subjects(conn)
+            done = await self._processed_among(conn, [e.id for e in envelopes])
             for envelope in envelopes:
-                await self._handle_one(conn, envelope, parked)
+                await self._handle_one(conn, envelope, parked, done)
             await self._store_offsets(conn, batch)
         self._next.update({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
         await self._commit_to_kafka(batch)
-        await self._refresh_parked_gauge()
+        if parked:
+            await self._refresh_parked_gauge()
 
     async def _decode_or_dead_letter(self, message: Any) -> Envelope | None:
         try:
@@ -280,42 +294,51 @@ class ConsumerRunner:
         )
         CONSUMED.labels(self.group, "dead_lettered").inc()
 
-    async def _handle_one(self, conn: Conn, envelope: Envelope, parked: set[str]) -> None:
+    async def _handle_one(
+        self, conn: Conn, envelope: Envelope, parked: set[str], done: set[UUID]
+    ) -> None:
         token = correlation_id.set(envelope.correlation_id)
         try:
             if envelope.subject in parked:
                 await self._park(conn, envelope, "waiting behind an earlier parked event")
-                return
-            if await self._already_processed(conn, envelope):
+            elif envelope.id in done:
                 CONSUMED.labels(self.group, "duplicate").inc()
-                return
-            try:
-                async with conn.transaction():  # a savepoint: a failed handler leaves no trace
-                    await self.handler(conn, envelope)
-            except TRANSIENT_ERRORS:
-                raise
-            except Exception as error:
-                log.exception(
-                    "consumer %s: handler failed on %s; parking shipment %s",
-                    self.group,
-                    envelope.id,
-                    envelope.subject,
-                )
-                await self._park(conn, envelope, f"{type(error).__name__}: {error}")
+            elif error := await self._apply(conn, envelope):
+                await self._park(conn, envelope, error)
                 parked.add(envelope.subject)
-                return
-            await self._mark_processed(conn, envelope)
-            CONSUMED.labels(self.group, "handled").inc()
+            else:
+                done.add(envelope.id)
+                CONSUMED.labels(self.group, "handled").inc()
         finally:
             correlation_id.reset(token)
 
-    async def _already_processed(self, conn: Conn, envelope: Envelope) -> bool:
-        found = await conn.fetchval(
-            "SELECT 1 FROM processed_events WHERE consumer_group = $1 AND event_id = $2",
+    async def _apply(self, conn: Conn, envelope: Envelope) -> str | None:
+        """Run the handler in a savepoint and record the event as processed; returns the
+        error of a failed handler (its effects are undone), re-raises transient errors."""
+        try:
+            async with conn.transaction():
+                await self.handler(conn, envelope)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as error:
+            log.exception(
+                "consumer %s: handler failed on %s (shipment %s)",
+                self.group,
+                envelope.id,
+                envelope.subject,
+            )
+            return f"{type(error).__name__}: {error}"
+        await self._mark_processed(conn, envelope)
+        return None
+
+    async def _processed_among(self, conn: Conn, ids: Sequence[UUID]) -> set[UUID]:
+        rows = await conn.fetch(
+            "SELECT event_id FROM processed_events WHERE consumer_group = $1"
+            " AND event_id = ANY($2::uuid[])",
             self.group,
-            envelope.id,
+            list(ids),
         )
-        return found is not None
+        return {r["event_id"] for r in rows}
 
     async def _mark_processed(self, conn: Conn, envelope: Envelope) -> None:
         await conn.execute(
@@ -373,7 +396,7 @@ class ConsumerRunner:
             envelope.offset,
             envelope.id,
             envelope.type,
-            json.dumps(_headers_of(envelope)),
+            json.dumps(envelope.attributes),
             json.dumps(envelope.data),
             error,
         )
@@ -430,21 +453,15 @@ class ConsumerRunner:
                     partition=row["partition"],
                     offset=row["kafka_offset"],
                 )
-                if not await self._already_processed(conn, envelope):
-                    try:
-                        async with conn.transaction():
-                            await self.handler(conn, envelope)
-                    except TRANSIENT_ERRORS:
-                        raise
-                    except Exception as error:
-                        await conn.execute(
-                            "UPDATE parked_messages SET error = $2, attempts = attempts + 1"
-                            " WHERE id = $1",
-                            row["id"],
-                            f"{type(error).__name__}: {error}",
-                        )
-                        break
-                    await self._mark_processed(conn, envelope)
+                done = await self._processed_among(conn, [envelope.id])
+                if not done and (error := await self._apply(conn, envelope)):
+                    await conn.execute(
+                        "UPDATE parked_messages SET error = $2, attempts = attempts + 1"
+                        " WHERE id = $1",
+                        row["id"],
+                        error,
+                    )
+                    break
                 await conn.execute("DELETE FROM parked_messages WHERE id = $1", row["id"])
             remaining = await conn.fetchval(
                 "SELECT count(*) FROM parked_messages WHERE consumer_group = $1 AND subject = $2",
@@ -453,20 +470,3 @@ class ConsumerRunner:
             )
         await self._refresh_parked_gauge()
         return int(remaining)
-
-
-def _headers_of(envelope: Envelope) -> dict[str, str]:
-    """The CloudEvents attributes needed to decode the parked event again."""
-    attrs = {
-        "ce_specversion": "1.0",
-        "ce_id": str(envelope.id),
-        "ce_type": envelope.type,
-        "ce_source": envelope.source,
-        "ce_subject": envelope.subject,
-        "ce_time": envelope.time.isoformat(),
-        "ce_correlationid": envelope.correlation_id,
-        "ce_causationid": envelope.causation_id,
-        "ce_actor": envelope.actor,
-        "ce_streamversion": str(envelope.stream_version) if envelope.stream_version else None,
-    }
-    return {k: v for k, v in attrs.items() if v is not None}

@@ -8,7 +8,7 @@ keeps its id and consumers can deduplicate.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -52,6 +52,7 @@ class Envelope:
     topic: str = ""
     partition: int = -1
     offset: int = -1
+    attributes: dict[str, str] = field(default_factory=dict)  # the headers as received
 
 
 def to_kafka(event: RecordedEvent, source: str) -> KafkaRecord:
@@ -117,4 +118,5 @@ def from_kafka(headers: Headers | None, value: bytes | None, types: EventRegistr
         causation_id=attrs.get("ce_causationid"),
         actor=attrs.get("ce_actor"),
         stream_version=int(version) if version and version.isdigit() else None,
+        attributes=attrs,
     )

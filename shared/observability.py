@@ -24,7 +24,9 @@ RELAY_PUBLISHED = Counter(
     "aidport_relay_published_total", "Events published to Kafka by the relay", ["service"]
 )
 RELAY_BACKLOG = Gauge(
-    "aidport_relay_backlog_events", "Events in the store not yet published", ["service"]
+    "aidport_relay_backlog_events",
+    "Events not yet published (by position: a rolled-back append leaves a gap counted here)",
+    ["service"],
 )
 RELAY_OLDEST_AGE = Gauge(
     "aidport_relay_oldest_unpublished_age_seconds",

@@ -152,9 +152,11 @@ class Relay:
         )
 
     async def _observe_backlog(self, conn: Conn, checkpoint: int) -> None:
+        # Index lookups only: a count(*) would rescan the whole backlog on every batch.
         row = await conn.fetchrow(
-            "SELECT count(*) AS backlog, min(recorded_at) AS oldest"
-            " FROM events WHERE position > $1",
+            """SELECT coalesce((SELECT max(position) FROM events), 0) - $1 AS backlog,
+                      (SELECT recorded_at FROM events WHERE position > $1
+                       ORDER BY position LIMIT 1) AS oldest""",
             checkpoint,
         )
         assert row is not None

@@ -7,6 +7,8 @@ except the broker address, ``KAFKA_BOOTSTRAP_SERVERS``.
 
 from __future__ import annotations
 
+import os
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -45,8 +47,6 @@ def topic_of(service: str, prefix: str = "aidport") -> str:
 
 def load_settings(service: str) -> Settings:
     """Settings for one service; its database URL comes from ``<SERVICE>_DATABASE_URL``."""
-    import os
-
     url = os.environ.get(f"{service.upper()}_DATABASE_URL")
     overrides: dict[str, object] = {"service": service}
     if url:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -21,14 +21,13 @@ from shared.auth import Principal, Role
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.app import RuntimeDep
-from shared.http.commands import command_metadata, run_command
+from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 from shared.reference_data import province_codes, provinces
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 feed = NoticeFeed()
 
 
@@ -180,7 +179,7 @@ async def acknowledge(
             )
         return 200, acknowledged
 
-    return await run_command(request, runtime, user, {"notice": number}, action)
+    return await run_command(request, runtime, user, {"notice": number}, action, idempotency_key)
 
 
 @router.get("/rounds", response_model=list[RoundPublic])

@@ -6,15 +6,13 @@ from datetime import UTC, datetime
 
 from services.allocation import domain
 from services.allocation.application import allocations
-from shared.consumer import Handler
+from shared.consumer import Handler, reaction_metadata
 from shared.contracts.customs import ClearedFastTrack
 from shared.db import Conn
 from shared.envelope import Envelope
 from shared.observability import observe_lead_time
 from shared.reference_data import provinces
 from shared.runtime import Runtime
-
-SYSTEM_ACTOR = {"actor": "aidport/allocation", "actor_role": "system"}
 
 
 def reaction(runtime: Runtime) -> Handler:
@@ -24,11 +22,7 @@ def reaction(runtime: Runtime) -> Handler:
         command = domain.DecideRound(
             cleared=envelope.event, provinces=provinces(), now=datetime.now(UTC)
         )
-        metadata = {
-            **SYSTEM_ACTOR,
-            "correlation_id": envelope.correlation_id,
-            "causation_id": str(envelope.id),
-        }
+        metadata = reaction_metadata(runtime.spec.name, envelope)
         recorded = await allocations(runtime).handle(
             conn, str(envelope.event.shipment_id), command, metadata
         )

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,13 +19,12 @@ from shared.contracts.customs import Examination, Lane
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.app import RuntimeDep
-from shared.http.commands import command_metadata, run_command
+from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 
 router = APIRouter(prefix="/api/v1/clearances", tags=["clearances"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 STATUSES = "^(awaiting_arrival|arrived|cleared)$"
 
 
@@ -139,4 +138,6 @@ async def fast_track(
         observe_lead_time("arrived_to_cleared", cleared["arrived_at"], cleared["cleared_at"])
         return 200, cleared
 
-    return await run_command(request, runtime, user, body.model_dump(mode="json"), action)
+    return await run_command(
+        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
+    )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from services.customs import domain
 from services.customs.application import cases
-from shared.consumer import Handler
+from shared.consumer import Handler, reaction_metadata
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
 from shared.db import Conn
 from shared.envelope import Envelope
 from shared.runtime import Runtime
-
-SYSTEM_ACTOR = {"actor": "aidport/customs", "actor_role": "system"}
 
 
 def command_for(event: object) -> object | None:
@@ -27,11 +25,7 @@ def reaction(runtime: Runtime) -> Handler:
         command = command_for(envelope.event)
         if command is None:
             return
-        metadata = {
-            **SYSTEM_ACTOR,
-            "correlation_id": envelope.correlation_id,
-            "causation_id": str(envelope.id),
-        }
+        metadata = reaction_metadata(runtime.spec.name, envelope)
         await cases(runtime).handle(conn, envelope.subject, command, metadata)
 
     return handle

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,20 +19,13 @@ from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLo
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.app import RuntimeDep
-from shared.http.commands import command_metadata, run_command
+from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 from shared.reference_data import airports
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["shipments"])
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="a retry with the same key returns the first result instead of acting twice",
-    ),
-]
 
 
 class Model(BaseModel):
@@ -154,7 +147,9 @@ async def announce(
         )
         return 201, await _shipment(conn, shipment_id)
 
-    return await run_command(request, runtime, user, body.model_dump(mode="json"), action)
+    return await run_command(
+        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
+    )
 
 
 @router.post("/{shipment_id}/arrival", response_model=ShipmentPublic)
@@ -185,7 +180,9 @@ async def record_arrival(
         observe_lead_time("announced_to_arrived", shipment["announced_at"], _utc(body.arrived_at))
         return 200, shipment
 
-    return await run_command(request, runtime, user, body.model_dump(mode="json"), action)
+    return await run_command(
+        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
+    )
 
 
 @router.get("", response_model=Page[ShipmentPublic])

@@ -58,9 +58,6 @@ class EventRegistry:
 
         return add
 
-    def knows(self, event_type: str) -> bool:
-        return event_type in self._types or event_type in self._upcasters
-
     def types(self) -> dict[str, type[DomainEvent]]:
         return dict(self._types)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 
 from shared.application import in_transaction
@@ -16,6 +16,14 @@ from shared.db import Conn
 from shared.http.idempotency import Response, once, request_hash
 from shared.observability import correlation_id
 from shared.runtime import Runtime
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="a retry with the same key returns the first result instead of acting twice",
+    ),
+]
 
 
 def command_metadata(user: Principal, request: Request | None = None) -> JsonDict:
@@ -33,9 +41,9 @@ async def run_command(
     user: Principal,
     body: Any,
     action: Callable[[Conn], Awaitable[Response]],
+    key: str | None,
 ) -> JSONResponse:
     """Run ``action`` in one transaction; with an Idempotency-Key, at most once per key."""
-    key = request.headers.get("idempotency-key")
     scope = f"{user.sub} {request.method} {request.url.path}"
     fingerprint = request_hash(body)
 
