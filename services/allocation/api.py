@@ -20,8 +20,8 @@ from services.allocation.feed import HEARTBEAT_SECONDS, NoticeFeed
 from shared.auth import Principal, Role
 from shared.db import Conn
 from shared.decider import NotFound
-from shared.http.app import RuntimeDep
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
+from shared.http.deps import RuntimeDep
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared.auth import Principal, Role
-from shared.http.app import RuntimeDep, render
+from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in
+from shared.http.rendering import render
 from shared.http.security import MaybeUser
 from shared.reference_data import provinces
 from shared.runtime import Runtime

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse
 
 from shared.auth import Role
 from shared.contracts.customs import Examination, Lane
-from shared.http.app import RuntimeDep, render
+from shared.http.deps import RuntimeDep
 from shared.http.pages import page_row, signed_in
+from shared.http.rendering import render
 from shared.http.security import MaybeUser
 
 router = APIRouter(include_in_schema=False)

@@ -18,8 +18,8 @@ from shared.auth import Role
 from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot, Storage, Unit
 from shared.db import Conn
 from shared.decider import NotFound
-from shared.http.app import RuntimeDep
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
+from shared.http.deps import RuntimeDep
 from shared.http.pagination import Page, decode_cursor, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time

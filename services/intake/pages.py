@@ -10,8 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from shared.auth import Principal, Role
 from shared.contracts.values import Category, Channel, Storage, Unit
-from shared.http.app import RuntimeDep, render
+from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in
+from shared.http.rendering import render
 from shared.http.security import MaybeUser
 from shared.reference_data import airports
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shared.auth import Principal, Role
+from shared.http.rendering import render
 
 
 class LoginRequired(Exception):
@@ -32,8 +33,6 @@ class PageForbidden(Exception):
 
 
 def install_page_handlers(app: FastAPI) -> None:
-    from shared.http.app import render  # the app module builds on this one
-
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, _: LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)

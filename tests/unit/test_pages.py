@@ -1,6 +1,6 @@
 """The pages in Vietnamese and English, without a database; every page string is translated.
 
-Templates are rendered through the environment the app builds (shared.http.app._templates)
+Templates are rendered through the environment the app builds (shared.http.rendering.templates_for)
 with rows shaped like the projection tables' rows (JSON columns as text, times in UTC), and
 the routes are called with a stand-in pool.
 """
@@ -34,9 +34,10 @@ from services.intake import pages as intake_pages
 from shared.auth import Principal, Role, issue_token
 from shared.contracts.customs import Examination, Lane
 from shared.contracts.values import Category, Channel, Storage, Unit
-from shared.http.app import _locale_dirs, _templates, create_app
+from shared.http.app import create_app
 from shared.http.i18n import Translator
 from shared.http.pages import page_row
+from shared.http.rendering import locale_dirs, templates_for
 from shared.http.security import TOKEN_COOKIE
 from shared.reference_data import provinces
 from shared.runtime import ServiceSpec
@@ -167,7 +168,7 @@ MINISTRY = user(Role.ALLOCATION_OFFICER)
 @cache
 def environment(service: str) -> tuple[Environment, Translator]:
     spec = SPECS[service]
-    return _templates(spec).env, Translator(_locale_dirs(spec))
+    return templates_for(spec).env, Translator(locale_dirs(spec))
 
 
 def request(path: str = "/", query: str = "") -> Request:
@@ -469,7 +470,7 @@ def _translated(*paths: Path) -> set[str]:
     return {str(m.id) for path in paths for m in _read(path) if m.id and m.string}
 
 
-def _used_in_templates(service: str) -> set[str]:
+def _used_intemplates_for(service: str) -> set[str]:
     templates = [*(ROOT / "services" / service / "web" / "templates").glob("*.html")]
     templates += (SHARED_WEB / "templates").glob("*.html")
     return {a or b for t in templates for a, b in MSGID.findall(t.read_text(encoding="utf-8"))}
@@ -494,7 +495,7 @@ def test_every_template_string_has_a_vietnamese_translation(service: str) -> Non
     known = _translated(
         CATALOGS[0], ROOT / f"services/{service}/web/locale/vi/LC_MESSAGES/messages.po"
     )
-    used = _used_in_templates(service)
+    used = _used_intemplates_for(service)
     assert len(used) > 20 and used - known == set()
 
 
@@ -508,7 +509,7 @@ def test_babel_cfg_extracts_what_the_templates_use() -> None:
             ROOT / folder, method_map, options_map
         )
     }
-    assert extracted == set().union(*(_used_in_templates(s) for s in SPECS))
+    assert extracted == set().union(*(_used_intemplates_for(s) for s in SPECS))
 
 
 def test_values_shown_from_the_data_are_translated() -> None:
