@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
 import asyncpg
 
@@ -29,14 +31,16 @@ class Account:
 class TokenStatus:
     active: bool
     token_version: int
+    demo: bool
 
 
 class Accounts:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def seed(self, principals: Iterable[Principal], password: str) -> int:
-        """Adds the users not known yet, all with this password; returns how many.
+    async def seed_demo(self, principals: Iterable[Principal], password: str) -> int:
+        """Adds the demo users not known yet, all with this password; returns how many.
+        Demo accounts count only while the demo identity provider is on.
 
         They share one password, so one salted argon2id hash serves them all: hashing
         each would cost seconds at every start for no gain."""
@@ -47,18 +51,20 @@ class Accounts:
             return 0
         password_hash = await asyncio.to_thread(hash_password, password)
         await self.pool.executemany(
-            "INSERT INTO accounts (sub, name, role, scope, password_hash)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sub) DO NOTHING",
+            "INSERT INTO accounts (sub, name, role, scope, password_hash, demo)"
+            " VALUES ($1, $2, $3, $4, $5, true) ON CONFLICT (sub) DO NOTHING",
             [(p.sub, p.name, p.role.value, list(p.scope), password_hash) for p in missing],
         )
         return len(missing)
 
-    async def authenticate(self, sub: str, password: str) -> Account | None:
-        """The active account with this password, else None."""
+    async def authenticate(self, sub: str, password: str, demo: bool) -> Account | None:
+        """The active account with this password, else None (``demo``: demo accounts count)."""
         row = await self.pool.fetchrow("SELECT * FROM accounts WHERE sub = $1", sub)
-        if row is None or not row["active"] or not row["password_hash"]:
-            return None
-        if not await asyncio.to_thread(password_matches, row["password_hash"], password):
+        usable = row is not None and row["active"] and (demo or not row["demo"])
+        # An unknown user costs a hash check too, so that timing does not tell who exists.
+        stored = row["password_hash"] if usable and row and row["password_hash"] else _decoy()
+        matches = await asyncio.to_thread(password_matches, stored, password)
+        if row is None or not usable or not matches:
             return None
         if row["role"] not in {r.value for r in Role}:
             return None
@@ -67,9 +73,9 @@ class Accounts:
 
     async def status(self, sub: str) -> TokenStatus | None:
         row = await self.pool.fetchrow(
-            "SELECT active, token_version FROM accounts WHERE sub = $1", sub
+            "SELECT active, token_version, demo FROM accounts WHERE sub = $1", sub
         )
-        return None if row is None else TokenStatus(row["active"], row["token_version"])
+        return None if row is None else TokenStatus(**row)
 
     async def revoke(self, sub: str) -> bool:
         """Every token issued so far for this user stops counting; False: unknown user."""
@@ -98,6 +104,11 @@ class Accounts:
             )
             return True
         return row is not None
+
+
+@cache
+def _decoy() -> str:
+    return hash_password(secrets.token_urlsafe(16))
 
 
 # -- throttling ----------------------------------------------------------------------

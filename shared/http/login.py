@@ -44,7 +44,7 @@ async def prepare_identity(runtime: Runtime) -> None:
     """At start: the demo users become accounts when the demo identity provider is on."""
     if runtime.settings.demo_users:
         users = demo_users(province_codes()).values()
-        await Accounts(runtime.pool).seed((u.principal for u in users), DEMO_PASSWORD)
+        await Accounts(runtime.pool).seed_demo((u.principal for u in users), DEMO_PASSWORD)
 
 
 def _throttle(runtime: Runtime) -> LoginThrottle:
@@ -66,7 +66,9 @@ async def _authenticate(
     wait = await throttle.retry_after(username, client)
     if wait is not None:
         raise Throttled(wait)
-    account = await Accounts(runtime.pool).authenticate(username, password)
+    account = await Accounts(runtime.pool).authenticate(
+        username, password, demo=runtime.settings.demo_users
+    )
     if account is None:
         await throttle.failed(username, client)
         raise AuthError("unknown user or wrong password")

@@ -97,7 +97,12 @@ async def authenticate(runtime: Runtime, token: str) -> Principal:
         return principal
     builtin = read_token(token, settings.jwt_secret, runtime.spec.name)
     status = await accounts.status(builtin.principal.sub)
-    if status is None or not status.active or status.token_version != builtin.version:
+    if (
+        status is None
+        or not status.active
+        or status.token_version != builtin.version
+        or (status.demo and not settings.demo_users)
+    ):
         raise AuthError("the token was revoked, or its user is unknown or disabled")
     return builtin.principal
 

@@ -8,6 +8,7 @@ CREATE TABLE accounts (
     password_hash text,
     active        boolean     NOT NULL DEFAULT true,
     token_version integer     NOT NULL DEFAULT 1,
+    demo          boolean     NOT NULL DEFAULT false, -- counts only while the demo IdP is on
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now()
 );

@@ -124,6 +124,19 @@ async def test_tokens_of_unknown_users_or_other_services_are_refused(
     ).status_code == 200
 
 
+async def test_demo_accounts_stop_counting_when_the_demo_provider_is_off(
+    database: str, kafka: KafkaBroker
+) -> None:
+    settings = await _settings(database, kafka)
+    async with serving(create_app(SPEC, settings, [api.router, pages.router])) as client:
+        token = await _token(client, "admin")
+    off = settings.model_copy(update={"demo_users": False})
+    async with serving(create_app(SPEC, off, [api.router, pages.router])) as client:
+        assert (await client.get("/api/v1/auth/me", headers=_auth(token))).status_code == 401
+        demo = {"username": "admin", "password": DEMO_PASSWORD}
+        assert (await client.post("/api/v1/auth/token", data=demo)).status_code == 401
+
+
 # -- throttling --------------------------------------------------------------------------
 
 

@@ -382,7 +382,7 @@ class FakePool:
 
     async def fetchrow(self, query: str, *args: Any) -> dict[str, Any] | None:
         if "FROM accounts" in query:  # the reader's account: known and active
-            return {"active": True, "token_version": 1}
+            return {"active": True, "token_version": 1, "demo": False}
         self.args.append(args)
         return self.rows[0] if self.rows else None
 
