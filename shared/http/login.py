@@ -88,7 +88,12 @@ def auth_router() -> APIRouter:
     @router.post(
         "/api/v1/auth/token",
         response_model=TokenResponse,
-        responses={429: {"description": "too many failed sign-ins; see Retry-After"}},
+        responses={
+            429: {
+                "description": "too many failed sign-ins; see Retry-After",
+                "content": {"application/problem+json": {}},
+            }
+        },
     )
     async def token(
         request: Request,
