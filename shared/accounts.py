@@ -60,11 +60,16 @@ class Accounts:
     async def authenticate(self, sub: str, password: str, demo: bool) -> Account | None:
         """The active account with this password, else None (``demo``: demo accounts count)."""
         row = await self.pool.fetchrow("SELECT * FROM accounts WHERE sub = $1", sub)
-        usable = row is not None and row["active"] and (demo or not row["demo"])
-        # An unknown user costs a hash check too, so that timing does not tell who exists.
-        stored = row["password_hash"] if usable and row and row["password_hash"] else _decoy()
-        matches = await asyncio.to_thread(password_matches, stored, password)
-        if row is None or not usable or not matches:
+        if (
+            row is None
+            or not row["active"]
+            or not row["password_hash"]
+            or (row["demo"] and not demo)
+        ):
+            # The same cost as a real check, so that timing does not tell who exists.
+            await asyncio.to_thread(password_matches, _decoy(), password)
+            return None
+        if not await asyncio.to_thread(password_matches, row["password_hash"], password):
             return None
         if row["role"] not in {r.value for r in Role}:
             return None

@@ -12,7 +12,7 @@ issuer are read with the same claim rules (``principal_from_claims``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -168,7 +168,7 @@ def verify_external(
     return principal_from_claims(decode_checked(decode), role_claim, scope_claim)
 
 
-def decode_checked(decode: Any) -> dict[str, Any]:
+def decode_checked(decode: Callable[[], Any]) -> dict[str, Any]:
     """Runs a PyJWT decode, turning each of its failures into a 401."""
     try:
         claims = decode()
