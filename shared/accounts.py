@@ -57,6 +57,21 @@ class Accounts:
         )
         return len(missing)
 
+    async def save(self, principal: Principal, password: str) -> None:
+        """Adds or replaces a (non-demo) user with this password; its old tokens stop counting."""
+        password_hash = await asyncio.to_thread(hash_password, password)
+        await self.pool.execute(
+            "INSERT INTO accounts (sub, name, role, scope, password_hash)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sub) DO UPDATE SET name = $2, role = $3, scope = $4, password_hash = $5,"
+            " active = true, demo = false, token_version = accounts.token_version + 1,"
+            " updated_at = now()",
+            principal.sub,
+            principal.name,
+            principal.role.value,
+            list(principal.scope),
+            password_hash,
+        )
+
     async def authenticate(self, sub: str, password: str, demo: bool) -> Account | None:
         """The active account with this password, else None (``demo``: demo accounts count)."""
         row = await self.pool.fetchrow("SELECT * FROM accounts WHERE sub = $1", sub)

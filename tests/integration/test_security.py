@@ -27,6 +27,7 @@ from shared.auth import DEMO_PASSWORD, Principal, Role, issue_token
 from shared.http.app import create_app
 from shared.infra.kafka_broker import KafkaBroker, create_topics, free_port
 from shared.settings import Settings, UnsafeSettings, all_topics
+from shared.useradd import add_user
 from tests.conftest import ROOT
 from tests.integration.apps import bearer, serving, settings_for
 
@@ -135,6 +136,20 @@ async def test_demo_accounts_stop_counting_when_the_demo_provider_is_off(
         assert (await client.get("/api/v1/auth/me", headers=_auth(token))).status_code == 401
         demo = {"username": "admin", "password": DEMO_PASSWORD}
         assert (await client.post("/api/v1/auth/token", data=demo)).status_code == 401
+
+
+async def test_an_operator_adds_a_user_without_the_demo_provider(
+    database: str, kafka: KafkaBroker
+) -> None:
+    lead = Principal("customs.lead", "Lead officer", Role.INTAKE_OFFICER, ("HAN", "SGN"))
+    await add_user(database, lead, "a long enough password")
+    settings = await _settings(database, kafka, demo_users=False)
+    async with serving(create_app(SPEC, settings, [api.router, pages.router])) as client:
+        token = await _token(client, "customs.lead", "a long enough password")
+        me = (await client.get("/api/v1/auth/me", headers=_auth(token))).json()
+        assert me["role"] == "intake_officer" and me["scope"] == ["HAN", "SGN"]
+        await add_user(database, lead, "another long password")  # a new password revokes
+        assert (await client.get("/api/v1/auth/me", headers=_auth(token))).status_code == 401
 
 
 # -- throttling --------------------------------------------------------------------------
