@@ -62,7 +62,8 @@ class Accounts:
         password_hash = await asyncio.to_thread(hash_password, password)
         await self.pool.execute(
             "INSERT INTO accounts (sub, name, role, scope, password_hash)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sub) DO UPDATE SET name = $2, role = $3, scope = $4, password_hash = $5,"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sub) DO UPDATE SET"
+            " name = $2, role = $3, scope = $4, password_hash = $5,"
             " active = true, demo = false, token_version = accounts.token_version + 1,"
             " updated_at = now()",
             principal.sub,
