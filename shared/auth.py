@@ -3,18 +3,25 @@
 A token carries ``sub`` (the user), ``name``, ``role`` and ``scope``: the airports of an
 intake or customs officer, the one province code of a province health officer. The
 actor of every command (user and role) goes into the event metadata.
+
+The built-in issuer's tokens are bound to one service (``aud``) and carry the account's
+token version (``ver``): the service accepts them only while its account is active and
+still at that version (``shared.accounts``). Tokens of an external OpenID Connect
+issuer are read with the same claim rules (``principal_from_claims``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
+from typing import Any
 
 import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 ISSUER = "aidport"
 ALGORITHM = "HS256"
@@ -27,6 +34,9 @@ class Role(StrEnum):
     PROVINCE_OFFICER = "province_officer"
     NATIONAL_VIEWER = "national_viewer"
     ADMIN = "admin"
+
+
+_ROLES = frozenset(r.value for r in Role)
 
 
 class AuthError(Exception):
@@ -72,65 +82,179 @@ class Principal:
         return {"actor": self.sub, "actor_role": self.role.value}
 
 
-def issue_token(principal: Principal, secret: str, ttl: timedelta) -> str:
+def audience_of(service: str) -> str:
+    """The audience of the built-in issuer's tokens for one service."""
+    return f"{ISSUER}:{service}"
+
+
+def issue_token(
+    principal: Principal, secret: str, ttl: timedelta, service: str = "", version: int = 1
+) -> str:
     now = datetime.now(UTC)
     claims = {
         "iss": ISSUER,
+        "aud": audience_of(service),
         "sub": principal.sub,
         "name": principal.name,
         "role": principal.role.value,
         "scope": " ".join(principal.scope),
+        "ver": version,
         "iat": now,
         "exp": now + ttl,
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(token: str, secret: str) -> Principal:
-    try:
-        claims = jwt.decode(
+@dataclass(frozen=True)
+class BuiltinToken:
+    principal: Principal
+    version: int
+
+
+def read_token(token: str, secret: str, service: str = "") -> BuiltinToken:
+    """A built-in issuer's token for this service: signature, expiry, audience and claims."""
+    claims = decode_checked(
+        lambda: jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "sub"]},
+            audience=audience_of(service),
+            options={"require": ["exp", "iat", "sub", "aud"]},
         )
-        return Principal(
-            sub=claims["sub"],
-            name=claims.get("name", claims["sub"]),
-            role=Role(claims["role"]),
-            scope=tuple(claims.get("scope", "").split()),
+    )
+    version = claims.get("ver")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise AuthError("the token is not valid")
+    return BuiltinToken(principal_from_claims(claims), version)
+
+
+def verify_token(token: str, secret: str, service: str = "") -> Principal:
+    return read_token(token, secret, service).principal
+
+
+EXTERNAL_ALGORITHMS = ["RS256", "ES256"]
+
+
+@cache
+def jwks_client(url: str) -> jwt.PyJWKClient:
+    """One key set client per URL: it keeps the keys and fetches again for a new key id."""
+    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+
+
+def verify_external(
+    token: str,
+    jwks: jwt.PyJWKClient,
+    issuer: str,
+    audience: str,
+    role_claim: str = "role",
+    scope_claim: str = "scope",
+) -> Principal:
+    """A token of an external OpenID Connect issuer, signed with a key of its key set.
+
+    Blocking (the key set is read over HTTP when a new key id appears): run it in a thread."""
+
+    def decode() -> Any:
+        key = jwks.get_signing_key_from_jwt(token).key
+        return jwt.decode(
+            token,
+            key,
+            algorithms=EXTERNAL_ALGORITHMS,
+            issuer=issuer,
+            audience=audience,
+            options={"require": ["exp", "iss", "aud", "sub"]},
         )
+
+    return principal_from_claims(decode_checked(decode), role_claim, scope_claim)
+
+
+def decode_checked(decode: Callable[[], Any]) -> dict[str, Any]:
+    """Runs a PyJWT decode, turning each of its failures into a 401."""
+    try:
+        claims = decode()
     except jwt.ExpiredSignatureError as error:
         raise AuthError("the token has expired; sign in again") from error
-    except (jwt.InvalidTokenError, KeyError, ValueError) as error:
+    except jwt.PyJWKClientConnectionError:
+        raise  # the issuer is unreachable: not the caller's fault
+    except (jwt.PyJWTError, ValueError) as error:
         raise AuthError("the token is not valid") from error
+    if not isinstance(claims, dict):
+        raise AuthError("the token is not valid")
+    return claims
+
+
+def principal_from_claims(
+    claims: Mapping[str, Any], role_claim: str = "role", scope_claim: str = "scope"
+) -> Principal:
+    """The user a token names; any claim of the wrong type or value is a 401, not a 500."""
+    sub, name = claims.get("sub"), claims.get("name", claims.get("sub"))
+    if not isinstance(sub, str) or not sub or not isinstance(name, str):
+        raise AuthError("the token does not name a user")
+    role = _known_role(_claim(claims, role_claim))
+    if role is None:
+        raise AuthError("the token carries no known role")
+    return Principal(sub=sub, name=name, role=role, scope=_scope(_claim(claims, scope_claim)))
+
+
+def _claim(claims: Mapping[str, Any], path: str) -> object:
+    """A claim by a dotted path, e.g. Keycloak's ``realm_access.roles``."""
+    value: object = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _known_role(value: object) -> Role | None:
+    """The role named by a string, or the first known one of a list (Keycloak's roles)."""
+    names = value if isinstance(value, list) else [value]
+    return next((Role(n) for n in names if isinstance(n, str) and n in _ROLES), None)
+
+
+def _scope(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise AuthError("the token's scope is neither a string nor a list of strings")
+
+
+# -- passwords -----------------------------------------------------------------------
+
+_HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 # -- the development identity provider ----------------------------------------------
+
+DEMO_PASSWORD = "aidport-demo"
 
 
 @dataclass(frozen=True)
 class DemoUser:
     principal: Principal
-    password_sha256: str
-
-    def check(self, password: str) -> bool:
-        digest = hashlib.sha256(password.encode()).hexdigest()
-        return hmac.compare_digest(digest, self.password_sha256)
-
-
-DEMO_PASSWORD = "aidport-demo"
 
 
 def _demo(sub: str, name: str, role: Role, *scope: str) -> DemoUser:
-    digest = hashlib.sha256(DEMO_PASSWORD.encode()).hexdigest()
-    return DemoUser(Principal(sub, name, role, tuple(scope)), digest)
+    return DemoUser(Principal(sub, name, role, tuple(scope)))
 
 
 @cache
 def demo_users(province_codes: tuple[str, ...]) -> dict[str, DemoUser]:
-    """Demo logins: one per role, one province officer per province (``province-01`` ...)."""
+    """Demo logins: one per role, one province officer per province (``province-01`` ...).
+
+    They become accounts (``shared.accounts``) only when the demo identity provider is on."""
     users = [
         _demo("intake.han", "Intake officer, Noi Bai", Role.INTAKE_OFFICER, "HAN"),
         _demo("intake.sgn", "Intake officer, Tan Son Nhat", Role.INTAKE_OFFICER, "SGN"),

@@ -8,11 +8,17 @@ except the broker address, ``KAFKA_BOOTSTRAP_SERVERS``.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "aidport-development-secret-change-me-0123456789"
+MIN_SECRET_BYTES = 32
+
+
+class UnsafeSettings(RuntimeError):
+    """Settings that must not run outside development; the message is one line."""
 
 
 class Settings(BaseSettings):
@@ -24,13 +30,64 @@ class Settings(BaseSettings):
         "127.0.0.1:9092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "AIDPORT_KAFKA_BOOTSTRAP_SERVERS"),
     )
+    # -- security: identity, sessions, operations endpoints --------------------------
+    env: Literal["development", "production"] = "production"
     jwt_secret: str = DEV_JWT_SECRET
     jwt_ttl_minutes: int = 12 * 60
-    demo_users: bool = Field(True, description="serve the development identity provider")
+    demo_users: bool = Field(False, description="serve the development identity provider")
+    oidc_issuer: str = Field("", description="an external OpenID Connect issuer (e.g. Keycloak)")
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_role_claim: str = "role"
+    oidc_scope_claim: str = "scope"
+    login_window_seconds: int = Field(300, ge=1)
+    login_failures_per_user: int = Field(5, ge=1)
+    login_failures_per_client: int = Field(20, ge=1)
+    metrics_port: int | None = Field(None, description="serve /metrics on its own port too")
+    metrics_host: str = "127.0.0.1"
+    public_metrics: bool = False
+    public_docs: bool | None = Field(None, description="default: public in development only")
     relay_enabled: bool = True
     db_pool_size: int = 10
     log_level: str = "INFO"
     topic_prefix: str = Field("aidport", description="lets several environments share a cluster")
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def docs_are_public(self) -> bool:
+        return self.development if self.public_docs is None else self.public_docs
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
+    def unsafe_reasons(self) -> list[str]:
+        """Why these settings must not run outside development (empty: they may)."""
+        reasons = []
+        if self.oidc_enabled and not (self.oidc_audience and self.oidc_jwks_url):
+            reasons.append("AIDPORT_OIDC_ISSUER needs AIDPORT_OIDC_AUDIENCE and _JWKS_URL")
+        if self.development:
+            return reasons
+        if self.jwt_secret == DEV_JWT_SECRET:
+            reasons.append("AIDPORT_JWT_SECRET is the development secret")
+        elif len(self.jwt_secret.encode()) < MIN_SECRET_BYTES:
+            reasons.append(f"AIDPORT_JWT_SECRET is shorter than {MIN_SECRET_BYTES} bytes")
+        if self.demo_users:
+            reasons.append("the demo identity provider is on (AIDPORT_DEMO_USERS)")
+        return reasons
+
+    def require_safe(self) -> None:
+        """Refuses settings that are only for development (see ``unsafe_reasons``)."""
+        reasons = self.unsafe_reasons()
+        if reasons:
+            raise UnsafeSettings(
+                f"refusing to start {self.service} with AIDPORT_ENV={self.env}: "
+                + "; ".join(reasons)
+                + " (set AIDPORT_ENV=development only on a developer's machine)"
+            )
 
     @property
     def topic(self) -> str:

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from shared.http.i18n import LANG_COOKIE, Translator, request_language
+from shared.http.security import CSRF_COOKIE, csrf_token
 from shared.runtime import Runtime, ServiceSpec
 
 SHARED_WEB = Path(__file__).parent / "web"
@@ -33,17 +34,37 @@ def locale_dirs(spec: ServiceSpec) -> list[Path]:
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page in the reader's language, remembering a language chosen by ?lang=."""
+    """Render a page in the reader's language, remembering a language chosen by ?lang=.
+
+    Every page carries the browser's CSRF token (set as a cookie on its first page) for its
+    forms and scripts to send back."""
     language = request_language(request)
     translator: Translator = request.app.state.translator
     templates: Jinja2Templates = request.app.state.templates
     runtime: Runtime = request.app.state.runtime
+    csrf = csrf_token(request)
     response = templates.TemplateResponse(
         request,
         template,
-        {"_": translator.gettext(language), "lang": language, "service": runtime.spec, **context},
+        {
+            "_": translator.gettext(language),
+            "lang": language,
+            "service": runtime.spec,
+            "csrf_token": csrf,
+            **context,
+        },
         status_code=status_code,
     )
+    secure = not runtime.settings.development
+    if request.cookies.get(CSRF_COOKIE) != csrf:
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure)
     if request.query_params.get("lang") == language:
-        response.set_cookie(LANG_COOKIE, language, max_age=365 * 86400, samesite="lax")
+        response.set_cookie(
+            LANG_COOKIE,
+            language,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+        )
     return response

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import uvicorn
 
+from shared.settings import UnsafeSettings, load_settings
+
 
 def serve(service: str, default_port: int) -> None:
+    try:
+        load_settings(service).require_safe()
+    except (UnsafeSettings, ValueError) as error:
+        # One line an operator reads at once, not a traceback; a non-zero exit.
+        print(f"aidport {service}: {' '.join(str(error).split())}", file=sys.stderr)
+        sys.exit(2)
     port = int(
         os.environ.get(f"{service.upper()}_PORT") or os.environ.get("AIDPORT_PORT") or default_port
     )

@@ -31,7 +31,7 @@ class Stack:
     prefix: str = field(default_factory=lambda: f"e2e{uuid.uuid4().hex[:6]}")
     ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in SERVICES})
     running: dict[str, ServiceProcess] = field(default_factory=dict)
-    _tokens: dict[str, str] = field(default_factory=dict)
+    _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         urls = {}
@@ -41,6 +41,9 @@ class Stack:
             urls[name] = self.postgres.database_url(database)
         self.env = service_env(urls, self.kafka.bootstrap_servers)
         self.env |= {"AIDPORT_TOPIC_PREFIX": self.prefix, "AIDPORT_LOG_LEVEL": "INFO"}
+        self.env |= {"AIDPORT_ENV": "development", "AIDPORT_DEMO_USERS": "true"}
+        # Hostile tests send many bad sign-ins from 127.0.0.1; the throttle has its own tests.
+        self.env |= {"AIDPORT_LOGIN_FAILURES_PER_CLIENT": "100000"}
         asyncio.run(create_topics(self.kafka.bootstrap_servers, all_topics(self.prefix)))
 
     def start(self, *names: str) -> None:
@@ -63,15 +66,16 @@ class Stack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    async def token(self, client: httpx.AsyncClient, user: str) -> str:
-        if user not in self._tokens:
+    async def token(self, client: httpx.AsyncClient, user: str, service: str = "intake") -> str:
+        """A token of ``user`` for ``service``: each service accepts only the tokens it issued."""
+        if (service, user) not in self._tokens:
             response = await client.post(
-                f"{self.url('intake')}/api/v1/auth/token",
+                f"{self.url(service)}/api/v1/auth/token",
                 data={"username": user, "password": DEMO_PASSWORD},
             )
             response.raise_for_status()
-            self._tokens[user] = response.json()["access_token"]
-        return self._tokens[user]
+            self._tokens[service, user] = response.json()["access_token"]
+        return self._tokens[service, user]
 
     async def call(
         self,
@@ -82,7 +86,7 @@ class Stack:
         path: str,
         **kwargs: Any,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {await self.token(client, user)}"}
+        headers = {"Authorization": f"Bearer {await self.token(client, user, service)}"}
         headers |= kwargs.pop("headers", {})
         return await client.request(method, f"{self.url(service)}{path}", headers=headers, **kwargs)
 

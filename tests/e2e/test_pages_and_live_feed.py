@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -14,9 +15,13 @@ from tests.e2e.stack import Stack, until
 pytestmark = pytest.mark.e2e
 
 
-async def _sign_in(client: httpx.AsyncClient, url: str, user: str) -> None:
-    response = await client.post(f"{url}/login", data={"username": user, "password": DEMO_PASSWORD})
-    assert response.status_code == 303 and "aidport_token" in client.cookies
+async def _sign_in(client: httpx.AsyncClient, url: str, user: str, service: str) -> None:
+    form = await client.get(f"{url}/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    data = {"username": user, "password": DEMO_PASSWORD, "csrf_token": csrf.group(1)}
+    response = await client.post(f"{url}/login", data=data)
+    assert response.status_code == 303 and f"aidport_{service}_token" in client.cookies
 
 
 async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
@@ -24,7 +29,7 @@ async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
     allocation = stack.url("allocation")
     async with httpx.AsyncClient(timeout=30) as client, httpx.AsyncClient(timeout=30) as browser:
         assert (await browser.get(f"{allocation}/")).status_code == 303  # to the login page
-        await _sign_in(browser, allocation, "province-01")
+        await _sign_in(browser, allocation, "province-01", "allocation")
 
         english = await browser.get(f"{allocation}/provinces/01", params={"lang": "en"})
         assert english.status_code == 200 and "Allocation notices" in english.text
@@ -33,7 +38,7 @@ async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
         assert (await browser.get(f"{allocation}/provinces/79")).status_code == 403
 
         events: list[str] = []
-        token = await stack.token(client, "province-01")
+        token = await stack.token(client, "province-01", "allocation")
 
         async def listen() -> None:
             async with client.stream(
@@ -54,7 +59,8 @@ async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
         notice = (await inbox(stack, client, "01")).json()["items"][0]
         ack = f"{allocation}/api/v1/provinces/01/notices/{notice['notice_number']}/acknowledge"
         assert (await browser.post(ack)).status_code == 403  # a cookie alone is not enough
-        done = await browser.post(ack, headers={"X-Requested-With": "aidport"})
+        csrf = browser.cookies["aidport_csrf"]
+        done = await browser.post(ack, headers={"X-CSRF-Token": csrf})
         assert done.status_code == 200 and done.json()["status"] == "acknowledged"
         page = await browser.get(f"{allocation}/provinces/01/fragment", params={"lang": "vi"})
         assert "đã xác nhận" in page.text
@@ -63,7 +69,7 @@ async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
             ("intake", "intake.han", "Các lô hàng"),
             ("customs", "customs.han", "Hàng chờ thông quan"),
         ]:
-            await _sign_in(browser, stack.url(service), user)
+            await _sign_in(browser, stack.url(service), user, service)
             page = await browser.get(f"{stack.url(service)}/", params={"lang": "vi"})
             assert page.status_code == 200 and text in page.text
 

@@ -29,10 +29,15 @@ def settings_for(service: str, database_url: str, bootstrap: str, prefix: str) -
         kafka_bootstrap_servers=bootstrap,
         topic_prefix=prefix,
         log_level="WARNING",
+        env="development",
+        demo_users=True,
     )
 
 
-def bearer(user: str, settings: Settings) -> dict[str, str]:
+def bearer(user: str, settings: Settings, version: int = 1) -> dict[str, str]:
+    """A built-in token for a demo user at this service (its account starts at version 1)."""
     principal = demo_users(province_codes())[user].principal
-    token = issue_token(principal, settings.jwt_secret, timedelta(minutes=5))
+    token = issue_token(
+        principal, settings.jwt_secret, timedelta(minutes=5), settings.service, version
+    )
     return {"Authorization": f"Bearer {token}"}

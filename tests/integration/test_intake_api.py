@@ -122,11 +122,12 @@ async def test_list_pages_with_a_cursor(intake: Any) -> None:
 
 
 async def test_health_and_metrics(intake: Any) -> None:
-    client, _ = intake
+    client, settings = intake
     ready = await client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": True, "broker": True}
-    metrics = (await client.get("/metrics")).text
+    assert (await client.get("/metrics")).status_code == 401  # admins only on this port
+    metrics = (await client.get("/metrics", headers=bearer("admin", settings))).text
     for name in (
         "aidport_relay_backlog_events",
         "aidport_http_request_duration_seconds",

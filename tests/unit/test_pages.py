@@ -38,7 +38,7 @@ from shared.http.app import create_app
 from shared.http.i18n import Translator
 from shared.http.pages import page_row
 from shared.http.rendering import locale_dirs, templates_for
-from shared.http.security import TOKEN_COOKIE
+from shared.http.security import token_cookie
 from shared.reference_data import provinces
 from shared.runtime import ServiceSpec
 from shared.settings import Settings
@@ -381,6 +381,8 @@ class FakePool:
         return self.rows
 
     async def fetchrow(self, query: str, *args: Any) -> dict[str, Any] | None:
+        if "FROM accounts" in query:  # the reader's account: known and active
+            return {"active": True, "token_version": 1, "demo": False}
         self.args.append(args)
         return self.rows[0] if self.rows else None
 
@@ -390,13 +392,14 @@ def client(
 ) -> tuple[httpx.AsyncClient, FakePool]:
     spec: ServiceSpec = SPECS[service]
     routers: list[APIRouter] = [ROUTERS[service]]
-    app = create_app(spec, Settings(service=service), routers)
+    app = create_app(spec, Settings(service=service, env="development"), routers)
     pool = FakePool(rows)
     app.state.runtime.pool = pool
     browser = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://page")
     if reader is not None:
         secret = app.state.runtime.settings.jwt_secret
-        browser.cookies.set(TOKEN_COOKIE, issue_token(reader, secret, timedelta(minutes=5)))
+        token = issue_token(reader, secret, timedelta(minutes=5), service)
+        browser.cookies.set(token_cookie(service), token)
     return browser, pool
 
 

@@ -20,7 +20,7 @@ const aidport = {
       const response = await fetch(url, {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "application/json",
-                   "X-Requested-With": "aidport", "Idempotency-Key": aidport.key(form) },
+                   "X-CSRF-Token": aidport.csrfToken(), "Idempotency-Key": aidport.key(form) },
         body: JSON.stringify(body), credentials: "same-origin",
       });
       const payload = (await response.json().catch(() => null)) || {};
@@ -36,6 +36,12 @@ const aidport = {
     } finally {
       if (button) button.disabled = false;
     }
+  },
+
+  // The page's CSRF token: a command sent with the session cookie must carry it.
+  csrfToken() {
+    const meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.content : "";
   },
 
   clear(form) {
