@@ -142,7 +142,11 @@ def from_kafka(
     if key is not None and key != attrs["ce_subject"].encode():
         raise UndecodableMessage("the Kafka key differs from ce_subject")
     try:
-        data = json.loads(value)
+        text = value.decode()
+    except UnicodeDecodeError as error:
+        raise UndecodableMessage(f"the value is not UTF-8: {error}") from error
+    try:
+        data = json.loads(text)
         event_id = UUID(attrs["ce_id"])
         time = datetime.fromisoformat(attrs["ce_time"])
     except (ValueError, RecursionError) as error:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from shared.http.admin import router as admin_page_router
 from shared.http.i18n import Translator
 from shared.http.login import auth_router
 from shared.http.metrics import metrics_router
@@ -40,6 +41,7 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
     install_page_handlers(app)
     app.middleware("http")(observe(spec.name))
     app.include_router(ops_router())
+    app.include_router(admin_page_router)
     app.include_router(metrics_router())
     app.include_router(auth_router())
     for router in routers:
