@@ -45,7 +45,7 @@ POISON = {
     "bad id": (headers(ce_id="nope"), value(), "ValueError"),
     "bad time": (headers(ce_time="yesterday"), value(), "ValueError"),
     "spec version": (headers(ce_specversion="0.3"), value(), "ce_specversion"),
-    "header not UTF-8": (headers()[:-1] + [("ce_time", b"\xff")], value(), "not UTF-8"),
+    "header not UTF-8": ([*headers()[:-1], ("ce_time", b"\xff")], value(), "not UTF-8"),
     "NUL in a header": (headers(ce_source="a\x00b"), value(), "NUL"),
     "NUL in the data": (headers(), value(note="a\x00b"), "NUL"),
     "lone surrogate": (headers(), b'{"n": 1, "note": "\\ud800"}', "surrogate"),
