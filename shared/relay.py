@@ -12,7 +12,9 @@ it (recorded, not published, so none goes out of order), and the checkpoint move
 every other stream. An admin asks for a retry (e.g. after raising the broker's limit) or a
 skip; the active relay then publishes the stream's set-aside events in position order.
 A record too large for one producer batch is sent alone, after the earlier sends are
-acknowledged, so that a refusal cannot let a later event of its stream overtake it.
+acknowledged, so that a refusal cannot let a later event of its stream overtake it. After a
+refusal the idempotent producer is replaced: the refused record used up a sequence number
+of its partition, and the broker would refuse every later record there as out of order.
 Transient broker and database errors are retried with backoff, skipping nothing.
 """
 
@@ -34,6 +36,7 @@ from aiokafka.errors import (
     InvalidTimestampError,
     KafkaError,
     MessageSizeTooLargeError,
+    OutOfOrderSequenceNumber,
     RecordListTooLargeError,
     RecordTooLargeError,
 )
@@ -77,6 +80,18 @@ class SetAside:
 ProducerFactory = Callable[[], AIOKafkaProducer]
 
 
+def _next_wave(queue: list[RecordedEvent]) -> tuple[list[RecordedEvent], list[RecordedEvent]]:
+    """The next events to send together: a run of small ones, or one large one alone."""
+    for index, event in enumerate(queue):
+        if _record_size(event) > ALONE_BYTES:
+            return (queue[:index], queue[index:]) if index else (queue[:1], queue[1:])
+    return queue, []
+
+
+def _record_size(event: RecordedEvent) -> int:
+    return len(to_kafka(event, source="").value)
+
+
 def idempotent_producer(bootstrap_servers: str) -> ProducerFactory:
     def make() -> AIOKafkaProducer:
         return AIOKafkaProducer(
@@ -112,6 +127,7 @@ class Relay:
         self.lock_key = zlib.crc32(f"aidport-relay:{service}".encode())
         self._wake = asyncio.Event()
         self.active = False  # this replica holds the lock and publishes
+        self._producer: AIOKafkaProducer | None = None
         self.outage = Outage(log, f"relay {service}")
 
     async def run(self) -> None:
@@ -136,15 +152,15 @@ class Relay:
         try:
             await self._acquire_lock(conn)
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
-            producer = self.producer_factory()
-            await producer.start()
+            self._producer = self.producer_factory()
+            await self._producer.start()
             self.outage.recovered()
             self.active = True
             RELAY_ACTIVE.labels(self.service).set(1)
             try:
-                await self._publish_forever(conn, producer)
+                await self._publish_forever(conn)
             finally:
-                await producer.stop()
+                await self._producer.stop()
         finally:
             self.active = False
             RELAY_ACTIVE.labels(self.service).set(0)
@@ -160,18 +176,18 @@ class Relay:
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
-    async def _publish_forever(self, conn: Conn, producer: AIOKafkaProducer) -> None:
+    async def _publish_forever(self, conn: Conn) -> None:
         checkpoint = await self._checkpoint(conn)
         await self._observe_quarantine(conn)
         while True:
             self._wake.clear()
-            await self._resolve_requests(conn, producer)
+            await self._resolve_requests(conn)
             batch = await self.store.read_all(conn, after=checkpoint, limit=self.batch_size)
             await self._observe_backlog(conn, checkpoint)
             if not batch:
                 await self._sleep_until_woken()
                 continue
-            set_aside = await self._publish(producer, batch, await self._blocked_streams(conn))
+            set_aside = await self._publish(batch, await self._blocked_streams(conn))
             if self.after_publish is not None:
                 await self.after_publish(batch)
             checkpoint = batch[-1].position
@@ -182,48 +198,58 @@ class Relay:
             if set_aside:
                 await self._observe_quarantine(conn)
 
-    async def _publish(
-        self, producer: AIOKafkaProducer, batch: list[RecordedEvent], blocked: set[str]
-    ) -> list[SetAside]:
-        """Publish what is not blocked; returns the events set aside, in position order."""
+    async def _publish(self, batch: list[RecordedEvent], blocked: set[str]) -> list[SetAside]:
+        """Publish what is not blocked, wave by wave; returns the events set aside."""
         set_aside: list[SetAside] = []
+        queue = list(batch)
+        while queue:
+            wave, queue = _next_wave(queue)
+            resend = await self._send_wave(wave, blocked, set_aside)
+            queue = resend + queue
+        set_aside.sort(key=lambda s: s.event.position)
+        return set_aside
+
+    async def _send_wave(
+        self, wave: list[RecordedEvent], blocked: set[str], set_aside: list[SetAside]
+    ) -> list[RecordedEvent]:
+        """Send a wave and wait for every acknowledgement (before the checkpoint may move).
+        Returns the events to send again: refused as out of order after a refusal."""
+        assert self._producer is not None
         pending: list[tuple[RecordedEvent, asyncio.Future[Any]]] = []
-        for event in batch:
+        for event in wave:
             if event.stream_id in blocked:
                 set_aside.append(SetAside(event, "held", HELD))
                 continue
             record = to_kafka(event, source=f"aidport/{self.service}")
-            alone = len(record.value) > ALONE_BYTES
-            if alone:
-                await self._acknowledged(pending, blocked, set_aside)
             try:
-                ack = await producer.send(
+                ack = await self._producer.send(
                     self.topic, value=record.value, key=record.key, headers=record.headers
                 )
             except PERMANENT_ERRORS as error:  # refused by the producer itself
                 self._refused(event, error, blocked, set_aside)
                 continue
             pending.append((event, ack))
-            if alone:
-                await self._acknowledged(pending, blocked, set_aside)
-        await self._acknowledged(pending, blocked, set_aside)
-        set_aside.sort(key=lambda s: s.event.position)
-        return set_aside
-
-    async def _acknowledged(
-        self,
-        pending: list[tuple[RecordedEvent, asyncio.Future[Any]]],
-        blocked: set[str],
-        set_aside: list[SetAside],
-    ) -> None:
-        """Wait for every pending acknowledgement (before the checkpoint may move)."""
         results = await asyncio.gather(*(ack for _, ack in pending), return_exceptions=True)
+        refused = False
+        resend: list[RecordedEvent] = []
         for (event, _), result in zip(pending, results, strict=True):
             if isinstance(result, PERMANENT_ERRORS):
                 self._refused(event, result, blocked, set_aside)
+                refused = True
+            elif refused and isinstance(result, OutOfOrderSequenceNumber):
+                resend.append(event)  # behind the refused record in its partition
             elif isinstance(result, BaseException):
                 raise result  # transient: the batch is published again after a reconnect
-        pending.clear()
+        if refused:
+            await self._replace_producer()
+        return resend
+
+    async def _replace_producer(self) -> None:
+        assert self._producer is not None
+        with contextlib.suppress(Exception):
+            await self._producer.stop()
+        self._producer = self.producer_factory()
+        await self._producer.start()
 
     def _refused(
         self,
@@ -275,7 +301,7 @@ class Relay:
             ],
         )
 
-    async def _resolve_requests(self, conn: Conn, producer: AIOKafkaProducer) -> None:
+    async def _resolve_requests(self, conn: Conn) -> None:
         """Publish (or skip) the set-aside events of each stream an admin asked to retry."""
         streams = await conn.fetch(
             "SELECT DISTINCT stream_id FROM relay_quarantine WHERE relay = $1"
@@ -283,11 +309,12 @@ class Relay:
             self.service,
         )
         for row in streams:
-            await self._resolve_stream(conn, producer, row["stream_id"])
+            await self._resolve_stream(conn, row["stream_id"])
         if streams:
             await self._observe_quarantine(conn)
 
-    async def _resolve_stream(self, conn: Conn, producer: AIOKafkaProducer, stream: str) -> None:
+    async def _resolve_stream(self, conn: Conn, stream: str) -> None:
+        assert self._producer is not None
         entries = await conn.fetch(
             "SELECT id, position, state, requested FROM relay_quarantine"
             " WHERE relay = $1 AND stream_id = $2 AND resolved_at IS NULL ORDER BY position",
@@ -305,10 +332,11 @@ class Relay:
             event = (await self.store.read_all(conn, after=entry["position"] - 1, limit=1))[0]
             record = to_kafka(event, source=f"aidport/{self.service}")
             try:
-                await producer.send_and_wait(
+                await self._producer.send_and_wait(
                     self.topic, value=record.value, key=record.key, headers=record.headers
                 )
             except PERMANENT_ERRORS as error:
+                await self._replace_producer()
                 await conn.execute(
                     "UPDATE relay_quarantine SET state = 'quarantined', reason = $2,"
                     " requested = NULL, attempts = attempts + 1, since = now() WHERE id = $1",

@@ -28,7 +28,8 @@ async def _topic_with_limit(bootstrap: str, limit: int) -> str:
     await admin.start()
     try:
         config = {"retention.ms": "-1", "max.message.bytes": str(limit)}
-        await admin.create_topics([NewTopic(name, 3, 1, topic_configs=config)])
+        # One partition: the refused record and every other stream share its sequence numbers.
+        await admin.create_topics([NewTopic(name, 1, 1, topic_configs=config)])
     finally:
         await admin.close()
     return name
