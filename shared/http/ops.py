@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shared.auth import Role
+from shared.eventstore import NOTIFY_CHANNEL
 from shared.http.deps import RuntimeDep
 from shared.http.problems import ProblemError
 from shared.http.security import CurrentUser
@@ -68,7 +69,7 @@ async def request_quarantine(runtime: Runtime, entry_id: int, action: str, reaso
             action,
             reason or None,
         )
-        await conn.execute("NOTIFY aidport_events")  # wakes the active relay
+        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")  # wakes the active relay
 
 
 def ops_router() -> APIRouter:
