@@ -14,7 +14,6 @@ from shared.envelope import Envelope, to_kafka
 from shared.eventstore import EventStore
 from tests.conftest import KafkaBroker
 from tests.integration.kit import (
-    count_effect,
     counting_handler_table,
     eventually,
     make_consumer,
@@ -22,6 +21,7 @@ from tests.integration.kit import (
     write_streams,
 )
 from tests.kafka_helpers import read_topic
+from tests.sample_events import ping
 
 pytestmark = pytest.mark.integration
 BIG = 1024 * 1024 - 100  # the broker takes it; its dead-letter copy (more headers) is too large
@@ -132,8 +132,6 @@ async def test_a_database_data_error_parks_raw_and_a_retry_replays_it(
     streams = await write_streams(pool, writers=2, events_per_writer=1)
     overflow = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        from tests.sample_events import ping
-
         big = ping(overflow, 100_000)  # over smallint
         await EventStore("test").append(conn, str(overflow), 0, [big])
     await _publish_store(pool, kafka.bootstrap_servers, topic)
@@ -184,6 +182,3 @@ async def _dead(pool: asyncpg.Pool, count: int) -> bool:
 
 async def _count(pool: asyncpg.Pool, sql: str, count: int) -> bool:
     return bool(await pool.fetchval(sql) == count)
-
-
-__all__ = ["count_effect"]
