@@ -13,7 +13,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from shared.contracts.base import DomainEvent, EventRegistry, JsonDict, UndecodableEvent
+from shared.contracts.base import (
+    DomainEvent,
+    EventRegistry,
+    JsonDict,
+    UndecodableEvent,
+    UnknownEventType,
+)
 from shared.eventstore import RecordedEvent
 
 SPEC_VERSION = "1.0"
@@ -25,6 +31,11 @@ Headers = list[tuple[str, bytes]]
 
 class UndecodableMessage(ValueError):
     """A Kafka message that cannot be read as one of our events: it goes to the DLQ."""
+
+
+class UnknownTypeMessage(UndecodableMessage):
+    """A well-formed message of a type this reader does not know (also dead-lettered: a
+    type we never heard of is a producer's mistake, not something to drop in silence)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class Envelope:
     partition: int = -1
     offset: int = -1
     attributes: dict[str, str] = field(default_factory=dict)  # the headers as received
+    raw_value: bytes = b""  # the message as received, kept when the event is parked
+    raw_headers: Headers = field(default_factory=list)
 
 
 def to_kafka(event: RecordedEvent, source: str) -> KafkaRecord:
@@ -80,29 +93,72 @@ def headers_dict(headers: Headers | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, raw in headers or ():
         try:
-            out[key] = raw.decode() if raw is not None else ""
+            value = raw.decode() if raw is not None else ""
         except UnicodeDecodeError as error:
             raise UndecodableMessage(f"header {key} is not UTF-8") from error
+        if "\x00" in key or "\x00" in value:
+            raise UndecodableMessage(f"header {key} holds a NUL character")
+        out[key] = value
     return out
 
 
-def from_kafka(headers: Headers | None, value: bytes | None, types: EventRegistry) -> Envelope:
-    """Raises UndecodableMessage for a poison message, UnknownEventType for a type we
-    do not know (a tolerant reader skips those)."""
+def unstorable_text(value: object) -> str | None:
+    """Why ``value`` (decoded JSON) cannot be stored as text in PostgreSQL, if it cannot:
+    NUL characters and lone surrogates (``\\ud800``) are valid JSON but not valid text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "a NUL character (U+0000) in the data"
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return "a lone surrogate (not UTF-8) in the data"
+    return None
+
+
+def from_kafka(
+    headers: Headers | None,
+    value: bytes | None,
+    types: EventRegistry,
+    key: bytes | None = None,
+) -> Envelope:
+    """Raises UndecodableMessage for a poison message (UnknownTypeMessage for a type we do
+    not know). ``key``, when given, must be the subject: the partition depends on it."""
+    if value is None:
+        raise UndecodableMessage("a tombstone: the message has no value")
     attrs = headers_dict(headers)
     missing = [h for h in _REQUIRED if h not in attrs]
     if missing:
         raise UndecodableMessage(f"missing CloudEvents headers: {', '.join(missing)}")
+    if attrs["ce_specversion"] != SPEC_VERSION:
+        raise UndecodableMessage(f"unsupported ce_specversion {attrs['ce_specversion']!r}")
+    if key is not None and key != attrs["ce_subject"].encode():
+        raise UndecodableMessage("the Kafka key differs from ce_subject")
     try:
-        data = json.loads(value or b"")
+        text = value.decode()
+    except UnicodeDecodeError as error:
+        raise UndecodableMessage(f"the value is not UTF-8: {error}") from error
+    try:
+        data = json.loads(text)
         event_id = UUID(attrs["ce_id"])
         time = datetime.fromisoformat(attrs["ce_time"])
-    except ValueError as error:
-        raise UndecodableMessage(str(error)) from error
+    except (ValueError, RecursionError) as error:
+        raise UndecodableMessage(f"{type(error).__name__}: {error}") from error
     if not isinstance(data, dict):
         raise UndecodableMessage("the value is not a JSON object")
+    if reason := unstorable_text(data):
+        raise UndecodableMessage(reason)
     try:
         event = types.decode(attrs["ce_type"], data)
+    except UnknownEventType as error:
+        raise UnknownTypeMessage(f"unknown ce_type {attrs['ce_type']!r}") from error
     except UndecodableEvent as error:
         raise UndecodableMessage(str(error)) from error
     version = attrs.get("ce_streamversion")

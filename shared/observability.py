@@ -43,6 +43,17 @@ CONSUMER_LAG = Gauge(
 )
 CONSUMED = Counter("aidport_consumed_total", "Messages consumed, by outcome", ["group", "outcome"])
 PARKED = Gauge("aidport_parked_messages", "Messages parked behind a failed event", ["group"])
+DEAD_LETTERS = Gauge(
+    "aidport_dead_letters", "Dead letters not resolved yet (see /admin/dead-letters)", ["group"]
+)
+CONSUMER_RESTARTS = Counter(
+    "aidport_consumer_restarts_total", "Restarts of a dead consumer loop", ["group"]
+)
+RELAY_QUARANTINED = Gauge(
+    "aidport_relay_quarantined_events",
+    "Events refused by the broker for good, and the later events held behind them",
+    ["service", "state"],
+)
 HTTP_DURATION = Histogram(
     "aidport_http_request_duration_seconds",
     "HTTP request duration",
@@ -90,9 +101,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RepeatFilter(logging.Filter):
+    """Collapses the repeated warnings of a chatty library (aiokafka logs every failed
+    reconnect): one line per message template per ``window`` seconds, the next one telling
+    how many were suppressed. Our own outage lines say when an outage starts and ends."""
+
+    def __init__(self, prefix: str = "aiokafka", window: float = 60.0) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.window = window
+        self._last: dict[tuple[str, str], float] = {}
+        self._suppressed: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefix):
+            return True
+        key = (record.name, str(record.msg))
+        last = self._last.get(key)
+        if last is not None and record.created - last < self.window:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return False
+        self._last[key] = record.created
+        if suppressed := self._suppressed.pop(key, 0):
+            record.msg = f"{record.msg} ({suppressed} similar lines suppressed)"
+        return True
+
+
 def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

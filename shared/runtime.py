@@ -21,12 +21,26 @@ from shared.consumer import ConsumerRunner, Handler
 from shared.db import create_pool
 from shared.eventstore import EventStore
 from shared.migrations import migrate
+from shared.observability import CONSUMER_RESTARTS
 from shared.projections import Projection, rebuild
 from shared.relay import Relay, idempotent_producer
+from shared.resilience import Outage, Supervisor
 from shared.settings import Settings, topic_of
 
 log = logging.getLogger(__name__)
 _READY_TIMEOUT = 3.0  # seconds a readiness probe waits for the database or the broker
+_WATCH_INTERVAL = 2.0  # seconds between two checks of the dependency watch
+
+
+@dataclass(frozen=True)
+class Component:
+    """One line of the readiness answer."""
+
+    ok: bool
+    reason: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"status": "ok" if self.ok else "failing", "reason": self.reason}
 
 
 @dataclass
@@ -48,8 +62,10 @@ class Runtime:
     pool: asyncpg.Pool = field(init=False)
     store: EventStore = field(init=False)
     consumer: ConsumerRunner | None = None
+    consumer_supervisor: Supervisor | None = None
+    relay: Relay | None = None
     kafka: AIOKafkaClient | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     async def start(self) -> None:
         self.store = EventStore(self.spec.name)
@@ -59,19 +75,35 @@ class Runtime:
         async with self.pool.acquire() as conn:
             await migrate(conn, self.spec.migrations)
         self.kafka = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        self._spawn(self._watch_dependencies(), "dependency-watch")
         if self.settings.relay_enabled:
-            self._spawn(self._relay().run(), "relay")
+            self.relay = self._relay()
+            self._spawn(self.relay.run(), "relay")
         if self.spec.reaction is not None and self.spec.subscriptions:
-            self.consumer = ConsumerRunner(
-                group=self.settings.consumer_group,
-                topics=[topic_of(s, self.settings.topic_prefix) for s in self.spec.subscriptions],
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                pool=self.pool,
-                handler=self.spec.reaction(self),
+            self.consumer = self._consumer(self.spec.reaction(self))
+            group = self.settings.consumer_group
+            self.consumer_supervisor = Supervisor(
+                name=f"consumer {group}",
+                work=self.consumer.run,
+                on_restart=CONSUMER_RESTARTS.labels(group).inc,
             )
-            self._spawn(self.consumer.run(), "consumer")
+            self._spawn(self.consumer_supervisor.run(), "consumer")
         for work in self.spec.background:
             self._spawn(work(self), work.__qualname__)
+
+    def _consumer(self, handler: Handler) -> ConsumerRunner:
+        settings = self.settings
+        return ConsumerRunner(
+            group=settings.consumer_group,
+            topics=[topic_of(s, settings.topic_prefix) for s in self.spec.subscriptions],
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            pool=self.pool,
+            handler=handler,
+            max_message_bytes=settings.consumer_max_message_bytes,
+            group_instance_id=settings.group_instance_id,
+            session_timeout_ms=settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+        )
 
     def _relay(self) -> Relay:
         return Relay(
@@ -84,7 +116,7 @@ class Runtime:
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(work, name=f"{self.spec.name}-{name}")
         task.add_done_callback(lambda t: self._report_end(t, name))
-        self._tasks.append(task)
+        self._tasks[name] = task
 
     @staticmethod
     def _report_end(task: asyncio.Task[None], name: str) -> None:
@@ -92,9 +124,9 @@ class Runtime:
             log.error("%s stopped: %r", name, task.exception())
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in self._tasks.values():
             task.cancel()
-        for task in self._tasks:
+        for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.kafka is not None:
@@ -118,6 +150,72 @@ class Runtime:
                 return bool(await self.pool.fetchval("SELECT 1") == 1)
         except Exception:
             return False
+
+    async def _watch_dependencies(self) -> None:
+        """Logs one line when the database or the broker becomes unreachable, and one when
+        it is back (the libraries' own reconnect noise is filtered, see RepeatFilter)."""
+        database = Outage(log, f"{self.spec.name}: database")
+        broker = Outage(log, f"{self.spec.name}: broker")
+        while True:
+            for outage, check in ((database, self.database_ready), (broker, self.broker_ready)):
+                if await check():
+                    outage.recovered()
+                else:
+                    outage.failed("not reachable")
+            await asyncio.sleep(_WATCH_INTERVAL)
+
+    async def health(self) -> dict[str, Component]:
+        """What readiness reports: each component, with why it fails."""
+        database_ok, broker_ok = await asyncio.gather(self.database_ready(), self.broker_ready())
+        return {
+            "database": Component(database_ok, "reachable" if database_ok else "not reachable"),
+            "broker": Component(broker_ok, "reachable" if broker_ok else "not reachable"),
+            "relay": await self._relay_health(database_ok),
+            "consumer": self._consumer_health(),
+        }
+
+    async def _relay_health(self, database_ok: bool) -> Component:
+        if self.relay is None:
+            return Component(True, "disabled")
+        task = self._tasks.get("relay")
+        if task is None or task.done():
+            return Component(False, "the relay task is dead")
+        if not self.relay.active:
+            if self.relay.outage.down:
+                return Component(False, f"failing: {self.relay.outage.last_error[:200]}")
+            return Component(True, "standby: another replica holds the relay lock")
+        if not database_ok:
+            return Component(False, "cannot read the backlog: database not reachable")
+        age = await self.oldest_unpublished_age()
+        limit = self.settings.relay_stuck_seconds
+        if age > limit:
+            return Component(False, f"stuck: the oldest unpublished event is {age:.0f}s old")
+        return Component(True, f"publishing (oldest unpublished event {age:.0f}s old)")
+
+    async def oldest_unpublished_age(self) -> float:
+        """Seconds since the oldest event after the checkpoint was recorded (0 when none).
+        Quarantined and held events are behind the checkpoint: they do not count."""
+        async with asyncio.timeout(_READY_TIMEOUT):
+            age = await self.pool.fetchval(
+                """SELECT extract(epoch FROM clock_timestamp() - recorded_at) FROM events
+                   WHERE position > coalesce((SELECT position FROM relay_checkpoints
+                                              WHERE relay = $1), 0)
+                   ORDER BY position LIMIT 1""",
+                self.spec.name,
+            )
+        return float(age or 0.0)
+
+    def _consumer_health(self) -> Component:
+        supervisor = self.consumer_supervisor
+        if supervisor is None:
+            return Component(True, "no subscriptions")
+        task = self._tasks.get("consumer")
+        if task is None or task.done():
+            return Component(False, "the consumer task is dead")
+        if supervisor.restarting:
+            return Component(False, f"restarting after: {supervisor.last_error}")
+        assigned = self.consumer is not None and self.consumer.ready.is_set()
+        return Component(True, "consuming" if assigned else "joining its group")
 
     async def rebuild_projections(self) -> int:
         return await rebuild(self.pool, self.store, self.spec.projections)

@@ -8,6 +8,7 @@ except the broker address, ``KAFKA_BOOTSTRAP_SERVERS``.
 from __future__ import annotations
 
 import os
+import socket
 from typing import Literal
 
 from pydantic import AliasChoices, Field
@@ -51,6 +52,27 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "INFO"
     topic_prefix: str = Field("aidport", description="lets several environments share a cluster")
+
+    # The pipeline (issue 7): dead letters, relay quarantine, truthful health, fast rejoin.
+    instance_id: str = Field(
+        "", description="stable id of this replica in its consumer group (static membership)"
+    )
+    consumer_max_message_bytes: int = Field(
+        1024 * 1024, description="a larger consumed message is a dead letter"
+    )
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 1_000
+    relay_stuck_seconds: float = Field(
+        60.0, description="readiness fails when the oldest unpublished event is older"
+    )
+
+    @property
+    def group_instance_id(self) -> str:
+        """This replica's member id: AIDPORT_INSTANCE_ID, else service, host and port."""
+        if self.instance_id:
+            return self.instance_id
+        port = os.environ.get(f"{self.service.upper()}_PORT") or os.environ.get("AIDPORT_PORT")
+        return f"{self.service}-{socket.gethostname()}-{port or 0}"
 
     @property
     def development(self) -> bool:

@@ -18,3 +18,11 @@ class Ping(DomainEvent):
 
 def ping(stream: uuid.UUID, n: int = 0) -> NewEvent:
     return NewEvent(Ping(shipment_id=stream, n=n), {"correlation_id": f"c-{stream}"})
+
+
+@test_types.register
+class Note(DomainEvent):
+    """An event as large as its text: for the broker's message size limit."""
+
+    event_type = "aidport.test.Note.v1"
+    text: str = ""

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from shared.http.admin import router as admin_page_router
 from shared.http.docs import docs_router
 from shared.http.i18n import Translator
 from shared.http.login import auth_router, prepare_identity
@@ -51,6 +52,7 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
     app.add_middleware(SecurityHeaders, hsts=not settings.development)
     app.add_middleware(Observe, service=spec.name)
     app.include_router(ops_router())
+    app.include_router(admin_page_router)
     app.include_router(metrics_router())
     app.include_router(docs_router())
     app.include_router(auth_router())

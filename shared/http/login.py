@@ -12,11 +12,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from shared.accounts import Accounts, LoginThrottle
-from shared.auth import DEMO_PASSWORD, AuthError, Principal, Role, demo_users, issue_token
+from shared.auth import DEMO_PASSWORD, AuthError, Principal, demo_users, issue_token
 from shared.http.deps import RuntimeDep
 from shared.http.problems import ProblemError, problem
 from shared.http.rendering import render
-from shared.http.security import CurrentUser, MaybeUser, require_csrf, token_cookie
+from shared.http.security import AdminUser, CurrentUser, MaybeUser, require_csrf, token_cookie
 from shared.reference_data import province_codes
 from shared.runtime import Runtime
 
@@ -124,13 +124,13 @@ def auth_router() -> APIRouter:
         return {"sub": user.sub, "name": user.name, "role": user.role, "scope": user.scope}
 
     @router.post("/admin/users/{sub}/disable", response_model=UserState)
-    async def disable(sub: str, runtime: RuntimeDep, user: CurrentUser) -> UserState:
+    async def disable(sub: str, runtime: RuntimeDep, _: AdminUser) -> UserState:
         """The user's tokens stop counting at once, and it cannot sign in until enabled."""
-        return await _set_active(runtime, user, sub, active=False)
+        return await _set_active(runtime, sub, active=False)
 
     @router.post("/admin/users/{sub}/enable", response_model=UserState)
-    async def enable(sub: str, runtime: RuntimeDep, user: CurrentUser) -> UserState:
-        return await _set_active(runtime, user, sub, active=True)
+    async def enable(sub: str, runtime: RuntimeDep, _: AdminUser) -> UserState:
+        return await _set_active(runtime, sub, active=True)
 
     @router.get("/login", include_in_schema=False)
     async def login_page(request: Request, user: MaybeUser) -> HTMLResponse:
@@ -184,8 +184,7 @@ def auth_router() -> APIRouter:
     return router
 
 
-async def _set_active(runtime: Runtime, admin: Principal, sub: str, active: bool) -> UserState:
-    admin.require(Role.ADMIN)
+async def _set_active(runtime: Runtime, sub: str, active: bool) -> UserState:
     create = runtime.settings.oidc_enabled  # users of an external issuer may have no account
     if not await Accounts(runtime.pool).set_active(sub, active, create=create):
         raise ProblemError(404, "Unknown user", f"no user {sub} at this service", "not-found")

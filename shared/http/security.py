@@ -19,7 +19,7 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.accounts import Accounts
-from shared.auth import AuthError, Principal, jwks_client, read_token, verify_external
+from shared.auth import AuthError, Principal, Role, jwks_client, read_token, verify_external
 from shared.http.problems import ProblemError
 from shared.runtime import Runtime
 
@@ -144,3 +144,12 @@ async def optional_user(request: Request) -> Principal | None:
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
 MaybeUser = Annotated[Principal | None, Depends(optional_user)]
+
+
+async def admin_user(user: CurrentUser) -> Principal:
+    """An administrator; checked as a dependency, so a refusal comes before input errors."""
+    user.require(Role.ADMIN)
+    return user
+
+
+AdminUser = Annotated[Principal, Depends(admin_user)]

@@ -9,8 +9,8 @@ import pytest
 
 from shared.auth import AuthError, Principal, Role, issue_token, verify_token
 from shared.contracts import registry
-from shared.contracts.base import EventRegistry, UnknownEventType
-from shared.envelope import UndecodableMessage, from_kafka, to_kafka
+from shared.contracts.base import EventRegistry
+from shared.envelope import UndecodableMessage, UnknownTypeMessage, from_kafka, to_kafka
 from shared.eventstore import RecordedEvent
 from tests.sample_events import Ping, test_types
 
@@ -56,7 +56,7 @@ def test_missing_headers_and_unknown_types() -> None:
     record = to_kafka(recorded(Ping(shipment_id=uuid.uuid4())), "aidport/test")
     with pytest.raises(UndecodableMessage):
         from_kafka(record.headers[1:], record.value, test_types)
-    with pytest.raises(UnknownEventType):
+    with pytest.raises(UnknownTypeMessage):  # dead-lettered too, never dropped in silence
         from_kafka(record.headers, record.value, EventRegistry())
 
 

@@ -8,20 +8,26 @@ Kafka's committed ones (those are written too, but only so that tools can show l
 Failures, by kind:
 - transient (database or broker unreachable, a concurrency conflict): the batch is rolled
   back, the consumer seeks back to its first offsets and retries with backoff, skipping nothing;
-- undecodable message: published to ``<topic>.dlq`` and passed over;
-- the handler raised on a valid event: that event is parked with the error, and every later
-  event of the same shipment is parked behind it (order kept) while other shipments go on.
-  ``retry_parked`` replays a shipment's parked events once the cause is fixed.
+- a message that cannot be decoded or validated (bad or missing CloudEvents headers, unknown
+  type, key other than the subject, schema, NUL, not UTF-8, not JSON, tombstone, too large):
+  a dead letter, copied to ``<topic>.dlq`` and recorded in ``dead_letters`` (see
+  ``dead_letters``); the offset moves on even when the copy cannot be published;
+- the handler raised on a valid event (a PostgreSQL data error included): that event is
+  parked with the error, and every later event of the same shipment is parked behind it
+  (order kept) while other shipments go on. ``retry_parked`` replays them;
+- anything else that makes a whole batch fail for good: its messages are handled one by one,
+  and the one that still fails is a dead letter. No message blocks its partition.
+
+The loop itself is supervised by the runtime (``shared.resilience.Supervisor``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -29,11 +35,15 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
-from shared.contracts.base import EventRegistry, JsonDict, UnknownEventType, registry
+from shared.consumer import dead_letters, parking
+from shared.consumer.dead_letters import DeadLetter, DeadLetterRow, clean_text
+from shared.consumer.parking import ParkedMessage
+from shared.contracts.base import EventRegistry, JsonDict, registry
 from shared.db import Conn
-from shared.envelope import Envelope, UndecodableMessage, from_kafka
+from shared.envelope import Envelope, UndecodableMessage, UnknownTypeMessage, from_kafka
 from shared.eventstore import ConcurrencyError
-from shared.observability import CONSUMED, CONSUMER_LAG, PARKED, correlation_id
+from shared.observability import CONSUMED, CONSUMER_LAG, correlation_id
+from shared.resilience import Backoff, Outage
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +63,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     KafkaError,
 )
 
-
-@dataclass(frozen=True)
-class ParkedMessage:
-    id: int
-    subject: str
-    event_id: str
-    event_type: str
-    error: str
-    attempts: int
-    topic: str
-    partition: int
-    offset: int
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def reaction_metadata(service: str, envelope: Envelope) -> JsonDict:
@@ -118,6 +117,10 @@ class ConsumerRunner:
         types: EventRegistry = registry,
         max_records: int = 200,
         commit_to_kafka: bool = True,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        group_instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
     ) -> None:
         self.group = group
         self.topics = list(topics)
@@ -127,6 +130,10 @@ class ConsumerRunner:
         self.types = types
         self.max_records = max_records
         self.commit_to_kafka = commit_to_kafka
+        self.max_message_bytes = max_message_bytes
+        self.group_instance_id = group_instance_id  # static membership: a restart rejoins at once
+        self.session_timeout_ms = session_timeout_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
         self.consumer: AIOKafkaConsumer | None = None
         self.dlq: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned and positioned
@@ -135,6 +142,8 @@ class ConsumerRunner:
         # on from it are not handled (see _in_sequence).
         self._next: dict[TopicPartition, int] = {}
         self._reseeked: dict[TopicPartition, int] = {}
+        self._broker = Outage(log, f"consumer {group}: broker")
+        self._database = Outage(log, f"consumer {group}: database")
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -143,36 +152,45 @@ class ConsumerRunner:
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group,
+            group_instance_id=self.group_instance_id,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.heartbeat_interval_ms,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            max_partition_fetch_bytes=max(self.max_message_bytes * 2, 1024 * 1024),
         )
-        self.dlq = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all")
-        await self._start_with_backoff()
+        self.dlq = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers, acks="all", request_timeout_ms=10_000
+        )
+        self._next.clear()
+        self._reseeked.clear()
         try:
+            await self._start_with_backoff()
             self.consumer.subscribe(self.topics, listener=_SeekToStoredOffsets(self))
-            await self._refresh_parked_gauge()
+            await self._refresh_gauges()
             while True:
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 if batch:
                     await self.process_batch(batch)
                 self._observe_lag()
         finally:
+            self.ready.clear()
             await self.consumer.stop()
             await self.dlq.stop()
 
     async def _start_with_backoff(self) -> None:
         assert self.consumer is not None and self.dlq is not None
-        delay = 0.5
+        backoff = Backoff()
         while True:
             try:
                 await self.consumer.start()
                 await self.dlq.start()
+                self._broker.recovered()
                 return
-            except KafkaError:
-                log.warning("consumer %s: broker not reachable, retrying", self.group)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+            except KafkaError as error:
+                self._broker.failed(error)
+                await backoff.wait()
 
     async def seek_to_stored_offsets(self, assigned: set[TopicPartition]) -> None:
         assert self.consumer is not None
@@ -224,25 +242,63 @@ class ConsumerRunner:
         return kept
 
     async def _process_owned(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        envelopes = [
-            envelope
-            for messages in batch.values()
-            for message in messages
-            if (envelope := await self._decode_or_dead_letter(message)) is not None
-        ]
-        delay = 0.2
+        messages = [m for records in batch.values() for m in records]
+        envelopes, dead = self._decode(messages)
+        await self._publish_dead_letters(dead)
+        try:
+            await self._handle_retrying(envelopes, dead, batch)
+        except Exception:  # not transient: some message cannot even be parked
+            log.exception("consumer %s: a batch failed for good; one message at a time", self.group)
+            await self._one_by_one(batch, envelopes, dead)
+
+    async def _handle_retrying(
+        self,
+        envelopes: Sequence[Envelope],
+        dead: Sequence[DeadLetter],
+        batch: dict[TopicPartition, list[Any]],
+    ) -> None:
+        backoff = Backoff(initial=0.2)
         while True:
             try:
-                await self.handle_batch(envelopes, batch)
+                await self.handle_batch(envelopes, batch, dead)
+                self._database.recovered()
                 return
             except TRANSIENT_ERRORS as error:
-                log.warning("consumer %s: transient error, retrying batch: %r", self.group, error)
+                self._database.failed(error)
                 CONSUMED.labels(self.group, "retried").inc()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                await backoff.wait()
+
+    async def _one_by_one(
+        self,
+        batch: dict[TopicPartition, list[Any]],
+        envelopes: Sequence[Envelope],
+        dead: Sequence[DeadLetter],
+    ) -> None:
+        """Each message in its own transaction; one that still fails is a dead letter."""
+        by_offset = {(e.topic, e.partition, e.offset): e for e in envelopes}
+        dead_by_offset = {(d.message.topic, d.message.partition, d.message.offset): d for d in dead}
+        for tp, records in batch.items():
+            for message in records:
+                where = (message.topic, message.partition, message.offset)
+                one = {tp: [message]}
+                envelope = by_offset.get(where)
+                letter = dead_by_offset.get(where)
+                try:
+                    await self._handle_retrying(
+                        [envelope] if envelope else [], [letter] if letter else [], one
+                    )
+                except Exception as error:
+                    failed = DeadLetter(
+                        message, f"cannot be stored: {type(error).__name__}: {error}"
+                    )
+                    await self._publish_dead_letters([failed])
+                    await self._handle_retrying([], [failed], one)
 
     async def handle_batch(
-        self, envelopes: Sequence[Envelope], batch: dict[TopicPartition, list[Any]]
+        self,
+        envelopes: Sequence[Envelope],
+        batch: dict[TopicPartition, list[Any]],
+        dead: Sequence[DeadLetter] = (),
     ) -> None:
         """Handle one batch in one Postgres transaction, with the offsets it consumed."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -250,49 +306,58 @@ class ConsumerRunner:
                 "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
                 _lock_keys(self.group, [e.subject for e in envelopes]),
             )
-            parked = await self._parked_subjects(conn)
+            parked = await parking.parked_subjects(conn, self.group)
             done = await self._processed_among(conn, [e.id for e in envelopes])
             for envelope in envelopes:
                 await self._handle_one(conn, envelope, parked, done)
+            await dead_letters.record(conn, self.group, dead)
             await self._store_offsets(conn, batch)
         self._next.update({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
         await self._commit_to_kafka(batch)
-        if parked:
-            await self._refresh_parked_gauge()
+        if parked or dead:
+            await self._refresh_gauges()
 
-    async def _decode_or_dead_letter(self, message: Any) -> Envelope | None:
+    # -- decoding and dead letters ---------------------------------------------------
+
+    def _decode(self, messages: Sequence[Any]) -> tuple[list[Envelope], list[DeadLetter]]:
+        envelopes: list[Envelope] = []
+        dead: list[DeadLetter] = []
+        for message in messages:
+            try:
+                envelopes.append(self.decode(message))
+            except UndecodableMessage as error:
+                dead.append(DeadLetter(message, str(error)))
+        return envelopes, dead
+
+    def decode(self, message: Any) -> Envelope:
+        """The message as an event of ours, or UndecodableMessage saying why not."""
+        size = len(message.value or b"") + sum(
+            len(k) + len(v or b"") for k, v in message.headers or ()
+        )
+        if size > self.max_message_bytes:
+            raise UndecodableMessage(f"{size} bytes, over the limit of {self.max_message_bytes}")
         try:
-            envelope = from_kafka(message.headers, message.value, self.types)
-        except UnknownEventType:
-            CONSUMED.labels(self.group, "ignored").inc()
-            return None  # a tolerant reader: types we do not know are not ours to handle
-        except UndecodableMessage as error:
-            await self._dead_letter(message, str(error))
-            return None
+            envelope = from_kafka(message.headers, message.value, self.types, key=message.key)
+        except UnknownTypeMessage:
+            CONSUMED.labels(self.group, "unknown_type").inc()
+            raise
         return replace(
-            envelope, topic=message.topic, partition=message.partition, offset=message.offset
+            envelope,
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            raw_value=message.value,
+            raw_headers=list(message.headers or ()),
         )
 
-    async def _dead_letter(self, message: Any, reason: str) -> None:
-        assert self.dlq is not None
-        log.error(
-            "consumer %s: undecodable message at %s/%s@%s: %s",
-            self.group,
-            message.topic,
-            message.partition,
-            message.offset,
-            reason,
-        )
-        headers = [
-            *(message.headers or ()),
-            ("dlq_reason", reason.encode()[:1000]),
-            ("dlq_origin", f"{message.topic}/{message.partition}@{message.offset}".encode()),
-            ("dlq_group", self.group.encode()),
-        ]
-        await self.dlq.send_and_wait(
-            f"{message.topic}.dlq", value=message.value, key=message.key, headers=headers
-        )
-        CONSUMED.labels(self.group, "dead_lettered").inc()
+    async def _publish_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
+        if dead and self.dlq is not None:
+            await dead_letters.publish_copies(self.dlq, self.group, dead)
+        elif dead:  # no producer (a test driving process_batch directly): the table only
+            for letter in dead:
+                letter.dlq_error = "no dead-letter producer"
+
+    # -- handling ------------------------------------------------------------------
 
     async def _handle_one(
         self, conn: Conn, envelope: Envelope, parked: set[str], done: set[UUID]
@@ -300,11 +365,13 @@ class ConsumerRunner:
         token = correlation_id.set(envelope.correlation_id)
         try:
             if envelope.subject in parked:
-                await self._park(conn, envelope, "waiting behind an earlier parked event")
+                await parking.park(
+                    conn, self.group, envelope, "waiting behind an earlier parked event"
+                )
             elif envelope.id in done:
                 CONSUMED.labels(self.group, "duplicate").inc()
             elif error := await self._apply(conn, envelope):
-                await self._park(conn, envelope, error)
+                await parking.park(conn, self.group, envelope, error)
                 parked.add(envelope.subject)
             else:
                 done.add(envelope.id)
@@ -314,7 +381,8 @@ class ConsumerRunner:
 
     async def _apply(self, conn: Conn, envelope: Envelope) -> str | None:
         """Run the handler in a savepoint and record the event as processed; returns the
-        error of a failed handler (its effects are undone), re-raises transient errors."""
+        error of a failed handler (its effects are undone), re-raises transient errors.
+        A PostgreSQL data error (a value the schema cannot hold) is such a failure."""
         try:
             async with conn.transaction():
                 await self.handler(conn, envelope)
@@ -325,7 +393,7 @@ class ConsumerRunner:
                 "consumer %s: handler failed on %s (shipment %s)",
                 self.group,
                 envelope.id,
-                envelope.subject,
+                clean_text(envelope.subject, 100),
             )
             return f"{type(error).__name__}: {error}"
         await self._mark_processed(conn, envelope)
@@ -347,6 +415,8 @@ class ConsumerRunner:
             envelope.id,
         )
 
+    # -- offsets -------------------------------------------------------------------
+
     async def _store_offsets(self, conn: Conn, batch: dict[TopicPartition, list[Any]]) -> None:
         await conn.executemany(
             "INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)"
@@ -366,7 +436,7 @@ class ConsumerRunner:
         try:
             await self.consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
         except KafkaError as error:
-            log.info("consumer %s: Kafka commit skipped: %r", self.group, error)
+            log.debug("consumer %s: Kafka commit skipped: %r", self.group, error)
 
     def _observe_lag(self) -> None:
         assert self.consumer is not None
@@ -376,58 +446,17 @@ class ConsumerRunner:
             if end is not None and position is not None:
                 CONSUMER_LAG.labels(self.group, tp.topic, tp.partition).set(max(end - position, 0))
 
-    # -- parking -------------------------------------------------------------------
+    # -- admin: parked events and dead letters ------------------------------------------
 
-    async def _parked_subjects(self, conn: Conn) -> set[str]:
-        rows = await conn.fetch(
-            "SELECT DISTINCT subject FROM parked_messages WHERE consumer_group = $1", self.group
-        )
-        return {r["subject"] for r in rows}
+    async def _refresh_gauges(self) -> None:
+        await parking.refresh_gauge(self.pool, self.group)
+        await dead_letters.refresh_gauge(self.pool, self.group)
 
-    async def _park(self, conn: Conn, envelope: Envelope, error: str) -> None:
-        await conn.execute(
-            """INSERT INTO parked_messages (consumer_group, subject, topic, partition,
-                   kafka_offset, event_id, event_type, headers, data, error)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10)""",
-            self.group,
-            envelope.subject,
-            envelope.topic,
-            envelope.partition,
-            envelope.offset,
-            envelope.id,
-            envelope.type,
-            json.dumps(envelope.attributes),
-            json.dumps(envelope.data),
-            error,
-        )
-        CONSUMED.labels(self.group, "parked").inc()
+    async def parked(self, after: int = 0, limit: int = 1000) -> list[ParkedMessage]:
+        return await parking.listing(self.pool, self.group, after, limit)
 
-    async def _refresh_parked_gauge(self) -> None:
-        count = await self.pool.fetchval(
-            "SELECT count(*) FROM parked_messages WHERE consumer_group = $1", self.group
-        )
-        PARKED.labels(self.group).set(count)
-
-    async def parked(self) -> list[ParkedMessage]:
-        rows = await self.pool.fetch(
-            """SELECT id, subject, event_id, event_type, error, attempts, topic, partition,
-                      kafka_offset FROM parked_messages WHERE consumer_group = $1 ORDER BY id""",
-            self.group,
-        )
-        return [
-            ParkedMessage(
-                id=r["id"],
-                subject=r["subject"],
-                event_id=str(r["event_id"]),
-                event_type=r["event_type"],
-                error=r["error"],
-                attempts=r["attempts"],
-                topic=r["topic"],
-                partition=r["partition"],
-                offset=r["kafka_offset"],
-            )
-            for r in rows
-        ]
+    async def dead_letters(self, after: int = 0, limit: int = 50) -> list[DeadLetterRow]:
+        return await dead_letters.listing(self.pool, self.group, after, limit)
 
     async def retry_parked(self, subject: str) -> int:
         """Replay a shipment's parked events in order; returns how many are still parked."""
@@ -442,24 +471,14 @@ class ConsumerRunner:
                 subject,
             )
             for row in rows:
-                envelope = from_kafka(
-                    [(k, v.encode()) for k, v in json.loads(row["headers"]).items()],
-                    row["data"].encode(),
-                    self.types,
-                )
-                envelope = replace(
-                    envelope,
-                    topic=row["topic"],
-                    partition=row["partition"],
-                    offset=row["kafka_offset"],
-                )
+                envelope = parking.envelope_of(row, self.types)
                 done = await self._processed_among(conn, [envelope.id])
                 if not done and (error := await self._apply(conn, envelope)):
                     await conn.execute(
                         "UPDATE parked_messages SET error = $2, attempts = attempts + 1"
                         " WHERE id = $1",
                         row["id"],
-                        error,
+                        clean_text(error),
                     )
                     break
                 await conn.execute("DELETE FROM parked_messages WHERE id = $1", row["id"])
@@ -468,5 +487,73 @@ class ConsumerRunner:
                 self.group,
                 subject,
             )
-        await self._refresh_parked_gauge()
+        await self._refresh_gauges()
         return int(remaining)
+
+    async def retry_dead_letter(self, dead_letter_id: int) -> str | None:
+        """Decode and handle a dead letter again (e.g. once its type is known); returns None
+        when it is resolved (handled or parked behind its shipment), else why it still fails.
+        Raises LookupError for an id that is not an open dead letter of this group."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM dead_letters WHERE id = $1 AND consumer_group = $2"
+            " AND resolved_at IS NULL",
+            dead_letter_id,
+            self.group,
+        )
+        if row is None:
+            raise LookupError(dead_letter_id)
+        message = _StoredMessage.of(row)
+        try:
+            envelope = self.decode(message)
+        except UndecodableMessage as error:
+            await self.pool.execute(
+                "UPDATE dead_letters SET reason = $2, attempts = attempts + 1 WHERE id = $1",
+                dead_letter_id,
+                clean_text(str(error)),
+            )
+            return str(error)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1)", _lock_keys(self.group, [envelope.subject])[0]
+            )
+            parked = await parking.parked_subjects(conn, self.group)
+            done = await self._processed_among(conn, [envelope.id])
+            await self._handle_one(conn, envelope, parked, done)
+            await conn.execute(
+                "UPDATE dead_letters SET resolved_at = now(), attempts = attempts + 1"
+                " WHERE id = $1",
+                dead_letter_id,
+            )
+        await self._refresh_gauges()
+        return None
+
+
+class _StoredMessage:
+    """A dead letter read back from its table, shaped like a consumed record."""
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+
+    @classmethod
+    def of(cls, row: Any) -> _StoredMessage:
+        return cls(
+            row["topic"],
+            row["partition"],
+            row["kafka_offset"],
+            row["msg_key"],
+            row["msg_value"],
+            dead_letters.headers_from_arrays(row["header_keys"], row["header_values"]),
+        )
