@@ -246,8 +246,13 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)  # even where the shell started us ignoring it
     print(WARNING, flush=True)
     print("Starting PostgreSQL and Kafka ...", flush=True)
-    with infrastructure(data) as infra:
-        supervisor = _run_services(infra, data)
+    try:
+        with infrastructure(data) as infra:
+            supervisor = _run_services(infra, data)
+    except KeyboardInterrupt:  # while the infrastructure started: what did start is stopped
+        print("\nStopped.", flush=True)
+        return
+    supervisor.stopped()
     counts = ", ".join(f"{name} {n}" for name, n in supervisor.restarts().items())
     print(f"Stopped. Restarts during this run: {counts}", flush=True)
 

@@ -6,6 +6,10 @@ and falls back to the first delay once the child has stayed up for a stable peri
 a child that crashes at once on every start does not spin and one that died once after
 hours comes back at once. Every restart is logged and counted; the counts are written to a
 JSON status file after every change, for people and for the fault test.
+
+Only death is watched, not health: a child that hangs stays as it is. A restart runs in the
+supervisor's loop and blocks it until the child's ``start()`` returns (the broker's waits
+until it serves, seconds), so a second death is noticed after that.
 """
 
 from __future__ import annotations
@@ -74,15 +78,22 @@ class Supervisor:
             elif self.clock() >= child.next_try:
                 self._restart(child)
 
+    def stopped(self) -> None:
+        """Everything was stopped by the caller: the status file says so."""
+        now = self.clock()
+        for child in self.children:
+            child.down_since = now
+        self.write_status(state_when_down="stopped")
+
     def restarts(self) -> dict[str, int]:
         return {child.name: child.restarts for child in self.children}
 
-    def write_status(self) -> None:
+    def write_status(self, state_when_down: str = "down") -> None:
         if self.status_file is None:
             return
         status = {
             child.name: {
-                "state": "down" if child.down_since is not None else "running",
+                "state": state_when_down if child.down_since is not None else "running",
                 "pid": child.process.pid() if child.down_since is None else None,
                 "restarts": child.restarts,
             }

@@ -135,6 +135,7 @@ def _stop(stack: Devstack) -> None:
         os.kill(pid, signal.SIGKILL)
     assert stack.process.returncode == 0
     assert not left, f"processes left behind by the devstack: {left}"
+    assert {child["state"] for child in stack.status().values()} == {"stopped"}
 
 
 def _running(pid: int) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,17 @@ def test_the_compose_file_is_valid_against_the_compose_specification(
                 assert source in compose["volumes"], f"{name} uses undeclared volume {source}"
         if build := service.get("build"):
             assert (ROOT / build["context"] / build["dockerfile"]).is_file()
+
+
+def test_the_check_runs_no_program(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No docker (or any other) client: an empty PATH, and no subprocess may start."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a program was started: {args}")
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    assert load(COMPOSE, environment())["services"]
 
 
 def test_the_schema_catches_a_broken_compose_file(env: dict[str, str], tmp_path: Path) -> None:

@@ -131,3 +131,7 @@ def test_the_status_file_shows_each_child_with_its_pid_and_restarts(tmp_path: Pa
         "service": {"state": "running", "pid": 101, "restarts": 1},
         "broker": {"state": "running", "pid": 100, "restarts": 0},
     }
+    supervisor.stopped()
+    status = json.loads((tmp_path / "supervisor.json").read_text())
+    assert {child["state"] for child in status.values()} == {"stopped"}
+    assert status["service"]["restarts"] == 1
