@@ -144,6 +144,23 @@ def test_every_long_running_container_restarts_and_has_a_healthcheck(
         assert test[1] == "python" and "/health/ready" in test[-1]
 
 
+def test_the_broker_in_compose_is_configured_as_the_launcher_configures_it(
+    compose: dict[str, Any],
+) -> None:
+    """Each fixed setting of deploy/kafka/server.properties has its KAFKA_* twin in compose
+    (the addresses differ by design: the launcher's are filled in at start)."""
+    template = (ROOT / "deploy" / "kafka" / "server.properties").read_text()
+    settings = dict(
+        line.split("=", 1) for line in template.splitlines() if line and not line.startswith("#")
+    )
+    environment = compose["services"]["kafka"]["environment"]
+    for key, value in settings.items():
+        if "{" in value or key == "controller.quorum.bootstrap.servers":
+            continue
+        twin = "KAFKA_" + key.upper().replace(".", "_")
+        assert str(environment.get(twin)).lower() == value.lower(), f"set {twin}: {value}"
+
+
 def test_the_databases_and_scrape_targets_match_the_services() -> None:
     init = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
     scrape = (ROOT / "deploy" / "prometheus.yml").read_text()
