@@ -34,6 +34,7 @@ from shared.supervisor import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = {"intake": 8001, "customs": 8002, "allocation": 8003}
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Set explicitly: the services default to production, which refuses the demo identity provider.
 DEVELOPMENT = {"AIDPORT_ENV": "development", "AIDPORT_DEMO_USERS": "true"}
 WARNING = """\
@@ -200,7 +201,7 @@ def _log(message: str) -> None:
 
 
 def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops as cleanly as Ctrl-C
+    raise KeyboardInterrupt  # SIGTERM and SIGHUP stop as cleanly as Ctrl-C
 
 
 def _run_services(infra: Infrastructure, data: Path) -> Supervisor:
@@ -236,14 +237,17 @@ def _run_services(infra: Infrastructure, data: Path) -> Supervisor:
 
 
 def _ignore_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
 
 
 def main() -> None:
     data = Path(os.environ.get("AIDPORT_DATA_DIR", ROOT / ".data")).resolve()
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)  # even where the shell started us ignoring it
+    # Ctrl-C, SIGTERM and a closed terminal stop everything cleanly (the children run in
+    # sessions of their own and get no signal from the terminal); SIGINT even where the
+    # shell started us ignoring it.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _interrupt)
     print(WARNING, flush=True)
     print("Starting PostgreSQL and Kafka ...", flush=True)
     try:
