@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.auth import DEMO_PASSWORD, demo_users
+from shared.infra import command_line, process_alive
 from shared.reference_data import province_codes
 from shared.settings import all_topics
 from shared.supervisor import Child, Supervisor
@@ -180,6 +182,34 @@ def infrastructure(data: Path) -> Iterator[Infrastructure]:
         yield Infrastructure(urls, bootstrap, children)
 
 
+def stop_leftovers(data: Path, timeout: float = 20.0) -> None:
+    """Stop what an earlier run on this data folder left running because it was killed
+    before it could stop its children (kill -9, out of memory): its services and broker,
+    found by the pids in its status file and recognised by their command lines, would keep
+    the ports and the broker's folder. Its PostgreSQL is simply taken over."""
+    try:
+        status = json.loads((data / "supervisor.json").read_text())
+    except (OSError, ValueError):
+        return
+    markers = {name: [f"services.{name}"] for name in SERVICES}
+    markers["kafka"] = ["kafka.Kafka", str(data)]
+    for name, marks in markers.items():
+        pid = status.get(name, {}).get("pid")
+        if isinstance(pid, int) and all(m in command_line(pid) for m in marks):
+            _log(f"stopping {name} (pid {pid}), left running by an earlier run")
+            _terminate(pid, timeout)
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if process_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _print_banner(services: list[ServiceProcess], data: Path) -> None:
     print("\nAidPort is running (development):\n")
     for service in services:
@@ -251,6 +281,7 @@ def main() -> None:
     print(WARNING, flush=True)
     print("Starting PostgreSQL and Kafka ...", flush=True)
     try:
+        stop_leftovers(data)
         with infrastructure(data) as infra:
             supervisor = _run_services(infra, data)
     except KeyboardInterrupt:  # while the infrastructure started: what did start is stopped

