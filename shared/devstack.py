@@ -113,7 +113,7 @@ class SupervisedService:
         self.service: ServiceProcess | None = None
 
     def start(self) -> None:
-        self.service = start_service(self.name, self.port, self.env, self.log_dir, True)
+        self.service = start_service(self.name, self.port, self.env, self.log_dir, own_session=True)
 
     def alive(self) -> bool:
         return self.service is not None and self.service.process.poll() is None
