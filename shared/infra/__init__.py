@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -23,3 +25,27 @@ def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coroutine)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="infra") as worker:
         return worker.submit(asyncio.run, coroutine).result()
+
+
+def process_alive(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie (dead, not reaped yet: where
+    nobody reaps orphans, a killed server's pid stays taken)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # no /proc (macOS): kill(pid, 0) is all there is
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"  # the state follows the command name
+
+
+def command_line(pid: int) -> str:
+    """The command line of process ``pid`` ("" when it is gone or unreadable)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -16,6 +16,8 @@ controlled shutdown) takes about 0.5 s.
 The broker runs in a session of its own (a Ctrl-C in the terminal reaches the launcher only),
 so a launcher killed before its ``stop()`` (SIGKILL, an unhandled SIGTERM) leaves the broker
 running; its pid is in ``<data_dir>/kafka.pid`` and the next ``start()`` on that folder says so.
+A broker that was itself killed (kill -9) starts again on the same folder: the system releases
+its log-folder locks and ports with the process, and the broker recovers its logs on start.
 """
 
 from __future__ import annotations
@@ -146,6 +148,12 @@ class KafkaBroker:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def alive(self) -> bool:
+        return self.running
+
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None and self.running else None
 
     def start(self, timeout: float = 90.0) -> None:
         """Launch the broker (formatting a new data folder first); return once it serves."""
