@@ -166,7 +166,7 @@ def test_the_databases_and_scrape_targets_match_the_services() -> None:
     scrape = (ROOT / "deploy" / "prometheus.yml").read_text()
     for service in SERVICES:
         assert f"CREATE DATABASE {service};" in init
-        assert f"{service}:8000" in scrape
+        assert f"{service}:9100" in scrape
 
 
 # -- the interpolation itself, case by case from the specification ---------------------------
