@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from shared.http.i18n import Translator
+from shared.http.limits import EdgeLimits
 from shared.http.login import auth_router
 from shared.http.metrics import metrics_router
 from shared.http.middleware import observe
@@ -38,6 +39,7 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
     app.state.translator = Translator(locale_dirs(spec))
     install_problem_handlers(app)
     install_page_handlers(app)
+    app.add_middleware(EdgeLimits, max_body_bytes=settings.max_body_bytes)
     app.middleware("http")(observe(spec.name))
     app.include_router(ops_router())
     app.include_router(metrics_router())
