@@ -3,7 +3,7 @@
 They are chosen so that the largest command that is accepted yields events far below the
 broker's message limit (Kafka's ``message.max.bytes``, about 1 MiB by default): the largest
 consignment (50 lines, 500 lots, every text at its longest and outside ASCII, so escaped in
-JSON) makes events of about 0.3 MiB; the event store refuses anything over
+JSON) makes events of at most about 240 kB; the event store refuses anything over
 ``AIDPORT_MAX_EVENT_BYTES`` (512 KiB by default) so the limit holds by contract, not by luck.
 A test builds that largest consignment and measures its events.
 """
