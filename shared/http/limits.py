@@ -2,9 +2,13 @@
 control characters in the path or the query string.
 
 A pure ASGI middleware, so that a body over the limit is refused from its declared
-``Content-Length`` without reading it, and a chunked body without a length is counted as it
+``Content-Length`` without parsing it, and a chunked body without a length is counted as it
 streams in and refused the moment it passes the limit. A body under the limit is read
 whole (at most the limit, 1 MiB by default) and handed on unchanged.
+
+A refused body is still drained (read and dropped, up to ``DRAIN_BYTES``) before the 413 is
+sent: a client writes its whole body before it reads the answer, and a server that closes
+the connection on unread data makes the client see a reset instead of the 413.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.http.problems import PROBLEM_JSON, problem_body
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+DRAIN_BYTES = 128 * 1024 * 1024
 
 
 class EdgeLimits:
@@ -31,6 +36,7 @@ class EdgeLimits:
             return
         refusal = _malformed(scope) or self._declared_too_large(scope)
         if refusal is not None:
+            await _drain(receive)
             await _send_problem(send, scope, *refusal)
             return
         if not _has_body(scope):
@@ -38,6 +44,7 @@ class EdgeLimits:
             return
         messages = await self._read_body(receive)
         if messages is None:
+            await _drain(receive)
             await _send_problem(send, scope, *self._too_large())
             return
         await self.app(scope, _replay(messages, receive), send)
@@ -122,10 +129,18 @@ async def _send_problem(
         (b"content-type", PROBLEM_JSON.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
-    if status == 413:
-        headers.append((b"connection", b"close"))  # the rest of the body is not read
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _drain(receive: Receive) -> None:
+    """Read the rest of a refused body and drop it, up to DRAIN_BYTES."""
+    drained = 0
+    while drained <= DRAIN_BYTES:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
