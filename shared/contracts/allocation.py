@@ -29,7 +29,7 @@ ROUND_ID = Field(
 class RecipientShare(Frozen):
     recipient_code: Code = Field(max_length=16)
     quantity: Quantity
-    packs: Quantity
+    packs: int = Field(ge=0, le=MAX_QUANTITY)
 
 
 class LineAllocation(Frozen):

@@ -218,8 +218,10 @@ def document_problems(schema: dict[str, Any]) -> None:
     for path, operations in schema.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            responses.pop("422", None)  # FastAPI's HTTPValidationError
             for status in problem_statuses(method, path):
-                responses[str(status)] = _problem_response(status)
+                # A route that documents a status itself (e.g. readiness' 503) keeps it.
+                responses.setdefault(str(status), _problem_response(status))
 
 
 def _problem_response(status: int) -> dict[str, Any]:

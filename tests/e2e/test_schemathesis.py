@@ -5,8 +5,9 @@ A seeded, bounded run of the ``st`` command per service (``MAX_EXAMPLES`` per op
 one worker, a fixed seed, no example database), so that CI is reproducible and a few
 minutes at most. A consignment is seeded first, and its ids are offered to the generator
 half of the time, so that the operations on one shipment, round or notice reach their
-data instead of answering 404 only. The SSE stream (endless by design) and the projection
-rebuild (an operator's heavy job) are left out.
+data instead of answering 404 only; so are dates near now and a known airport, so that
+some generated commands pass the domain's rules. The SSE stream (endless by design) and
+the projection rebuild (an operator's heavy job) are left out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +49,28 @@ async def seed(stack: Stack, client: httpx.AsyncClient) -> dict[str, list[str]]:
     decided = await until(lambda: allocation_round(stack, client, allocated["shipment_id"]))
     waiting = await announce_and_arrive(stack, client, "738-20000002")
     round_id = decided["round_id"]
+    now = datetime.now(UTC)
     return {
         "shipments": [allocated["shipment_id"], waiting["shipment_id"]],
         "provinces": ["01", "79"],
         "notices": [f"{round_id}-01-1", f"{round_id}-79-1"],
+        # Values within rules that a schema cannot state (a date near now, a known airport),
+        # so that some generated commands are accepted, not only refused.
+        "moments": [(now + timedelta(minutes=m)).isoformat() for m in (-30, 90)],
+        "airports": ["HAN"],
+        "expiries": [(now.date() + timedelta(days=200)).isoformat()],
     }
+
+
+BINDINGS = {
+    "path.shipment_id": "shipments",
+    "path.code": "provinces",
+    "path.number": "notices",
+    "body.expected_arrival": "moments",
+    "body.arrived_at": "moments",
+    "body.airport": "airports",
+    "body.lines[*].lots[*].expiry_date": "expiries",
+}
 
 
 def config(known: dict[str, list[str]]) -> str:
@@ -59,12 +78,8 @@ def config(known: dict[str, list[str]]) -> str:
     for name, values in known.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
     lines.append("[parameters]")
-    for parameter, name in (
-        ("shipment_id", "shipments"),
-        ("code", "provinces"),
-        ("number", "notices"),
-    ):
-        lines.append(f'"path.{parameter}" = {{ dictionary = "{name}", probability = 0.5 }}')
+    for parameter, name in BINDINGS.items():
+        lines.append(f'"{parameter}" = {{ dictionary = "{name}", probability = 0.5 }}')
     return "\n".join(lines) + "\n"
 
 
