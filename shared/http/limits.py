@@ -23,6 +23,8 @@ from shared.http.problems import PROBLEM_JSON, problem_body
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DRAIN_BYTES = 128 * 1024 * 1024
+# status, title, detail, problem code, errors per field
+Refusal = tuple[int, str, str, str, list[dict[str, str]]]
 
 
 class EdgeLimits:
@@ -75,9 +77,6 @@ class EdgeLimits:
                 return None
             if not message.get("more_body", False):
                 return messages
-
-
-Refusal = tuple[int, str, str, str, list[dict[str, str]]]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
