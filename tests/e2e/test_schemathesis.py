@@ -115,7 +115,9 @@ def run_schemathesis(url: str, token: str, folder: Path) -> dict[str, Any]:
         "--report-json-path",
         str(report),
     ]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    finished = subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, timeout=600, check=False
+    )  # in its own folder: st keeps a cache of crashes in the working directory
     (folder / "output.txt").write_text(finished.stdout + finished.stderr)
     assert report.exists(), finished.stdout[-3000:] + finished.stderr[-3000:]
     result: dict[str, Any] = json.loads(report.read_text())
