@@ -20,6 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.contracts.base import DomainEvent, EventRegistry, JsonDict, registry
+from shared.contracts.limits import DEFAULT_MAX_EVENT_BYTES
 from shared.db import Conn
 from shared.observability import CONCURRENCY_CONFLICTS, EVENTS_APPENDED
 
@@ -34,6 +35,19 @@ class ConcurrencyError(Exception):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
+
+
+class EventTooLarge(Exception):
+    """An event bigger than the configured limit: it could not be published, so it is not
+    stored; the command that made it is refused."""
+
+    def __init__(self, event_type: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"the {event_type.split('.')[2]} event would be {size} bytes, over the limit of "
+            f"{limit} bytes; send fewer lines or lots"
+        )
+        self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -81,8 +95,9 @@ Executor = Conn | asyncpg.Pool
 
 
 class EventStore:
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.service = service
+        self.max_event_bytes = max_event_bytes
 
     async def load(self, db: Executor, stream_id: str) -> list[RecordedEvent]:
         rows = await db.fetch(
@@ -103,6 +118,10 @@ class EventStore:
             raise RuntimeError("append must run inside a transaction")
         if not events:
             return []
+        data = [json.dumps(e.event.to_data()) for e in events]
+        metadata = [json.dumps(e.metadata) for e in events]
+        for event, encoded, meta in zip(events, data, metadata, strict=True):
+            self._check_size(event.event.event_type, len(encoded) + len(meta))
         await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
         actual = await conn.fetchval(
             "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
@@ -121,13 +140,18 @@ class EventStore:
             expected_version,
             [e.event_id for e in events],
             [e.event.event_type for e in events],
-            [json.dumps(e.event.to_data()) for e in events],
-            [json.dumps(e.metadata) for e in events],
+            data,
+            metadata,
         )
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
         for e in events:
             EVENTS_APPENDED.labels(self.service, e.event.event_type).inc()
         return sorted((_record(r) for r in rows), key=lambda r: r.position)
+
+    def _check_size(self, event_type: str, size: int) -> None:
+        # json.dumps escapes every non-ASCII character, so characters count as their bytes.
+        if size > self.max_event_bytes:
+            raise EventTooLarge(event_type, size, self.max_event_bytes)
 
     async def read_all(self, db: Executor, after: int = 0, limit: int = 500) -> list[RecordedEvent]:
         rows = await db.fetch(

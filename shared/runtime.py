@@ -68,7 +68,7 @@ class Runtime:
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     async def start(self) -> None:
-        self.store = EventStore(self.spec.name)
+        self.store = EventStore(self.spec.name, self.settings.max_event_bytes)
         self.pool = await create_pool(
             self.settings.database_url, max_size=self.settings.db_pool_size
         )

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.contracts.limits import DEFAULT_MAX_EVENT_BYTES
+
 DEV_JWT_SECRET = "aidport-development-secret-change-me-0123456789"
 MIN_SECRET_BYTES = 32
 
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     log_level: str = "INFO"
     topic_prefix: str = Field("aidport", description="lets several environments share a cluster")
+
+    # Limits at the edge: a request body is refused (413) before it is read past this size,
+    # and no event over max_event_bytes is stored, so each one fits the broker's message limit.
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_event_bytes: int = Field(DEFAULT_MAX_EVENT_BYTES, ge=1024)
 
     # The pipeline (issue 7): dead letters, relay quarantine, truthful health, fast rejoin.
     instance_id: str = Field(

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
@@ -22,13 +22,15 @@ from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
-from shared.http.pagination import Page, decode_cursor, page_of
+from shared.http.pagination import Page, decode_cursor, page_of, position
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 from shared.reference_data import province_codes, provinces
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
 feed = NoticeFeed()
+ProvinceCode = Annotated[str, Path(max_length=16, description="a province's 2025 code")]
+NoticeNumber = Annotated[str, Path(max_length=96, pattern="^[A-Za-z0-9-]+$")]
 
 
 class ProvincePublic(BaseModel):
@@ -95,30 +97,32 @@ async def list_provinces(user: CurrentUser) -> list[dict[str, Any]]:
 
 @router.get("/provinces/{code}/notices", response_model=Page[NoticePublic])
 async def inbox(
-    code: str,
+    code: ProvinceCode,
     runtime: RuntimeDep,
     user: CurrentUser,
     status: Annotated[str | None, Query(pattern="^(new|acknowledged)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
     """A province's allocation notices, newest first."""
     _may_read_province(user, code)
-    after = decode_cursor(cursor, 1)
+    after = decode_cursor(cursor, position)
     rows = await runtime.pool.fetch(
         """SELECT * FROM notices WHERE province_code = $1 AND ($2::text IS NULL OR status = $2)
              AND ($3::bigint IS NULL OR position < $3)
            ORDER BY position DESC LIMIT $4""",
         code,
         status,
-        int(after[0]) if after else None,
+        after[0] if after else None,
         limit + 1,
     )
     return page_of(rows, limit, _notice, "position")
 
 
 @router.get("/provinces/{code}/notices/stream", response_class=StreamingResponse)
-async def live_inbox(code: str, request: Request, user: CurrentUser, runtime: RuntimeDep) -> Any:
+async def live_inbox(
+    code: ProvinceCode, request: Request, user: CurrentUser, runtime: RuntimeDep
+) -> Any:
     """Server-Sent Events: ``notice`` whenever the province's inbox changes."""
     _may_read_province(user, code)
 
@@ -144,15 +148,17 @@ async def live_inbox(code: str, request: Request, user: CurrentUser, runtime: Ru
 
 
 @router.get("/provinces/{code}/notices/{number}", response_model=NoticePublic)
-async def get_notice(code: str, number: str, runtime: RuntimeDep, user: CurrentUser) -> Any:
+async def get_notice(
+    code: ProvinceCode, number: NoticeNumber, runtime: RuntimeDep, user: CurrentUser
+) -> Any:
     _may_read_province(user, code)
     return await _find_notice(runtime.pool, code, number)
 
 
 @router.post("/provinces/{code}/notices/{number}/acknowledge", response_model=NoticePublic)
 async def acknowledge(
-    code: str,
-    number: str,
+    code: ProvinceCode,
+    number: NoticeNumber,
     request: Request,
     runtime: RuntimeDep,
     user: CurrentUser,

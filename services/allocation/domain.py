@@ -97,8 +97,9 @@ def decide(command: Command, state: ConsignmentAllocation) -> list[DomainEvent]:
 
 
 def round_id_for(shipment_id: UUID) -> str:
-    """Short enough to read out on the phone to a province, stable for the consignment."""
-    return "R-" + shipment_id.hex[:8].upper()
+    """Stable for the consignment and as unique as it: the whole shipment id, never a prefix
+    (8 hex digits made two HAN airway bills share a round id)."""
+    return "R-" + shipment_id.hex.upper()
 
 
 def notice_number_for(round_id: str, province_code: str, line_no: int) -> str:

@@ -16,11 +16,12 @@ from services.customs import domain
 from services.customs.application import cases
 from shared.auth import Role
 from shared.contracts.customs import Examination, Lane
+from shared.contracts.limits import CODE_LENGTH, REMARKS_LENGTH, Code, FreeText
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
-from shared.http.pagination import Page, decode_cursor, page_of
+from shared.http.pagination import Page, decode_cursor, moment, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 
@@ -31,10 +32,12 @@ STATUSES = "^(awaiting_arrival|arrived|cleared)$"
 class FastTrackCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    declaration_number: str = Field(min_length=1, max_length=32, examples=["104123456789"])
+    declaration_number: Code = Field(
+        min_length=1, max_length=CODE_LENGTH, examples=["104123456789"]
+    )
     lane: Lane = Lane.GREEN
     examination: Examination = Examination.NONE
-    remarks: str = Field("", max_length=2000)
+    remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
 
 
 class ClearancePublic(BaseModel):
@@ -79,14 +82,14 @@ async def queue(
     runtime: RuntimeDep,
     user: CurrentUser,
     status: Annotated[str | None, Query(pattern=STATUSES)] = None,
-    airport: str | None = None,
+    airport: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
     """The clearance queue, oldest first; an officer sees the airports of its scope."""
     user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
     seen = user.visible(airport.upper() if airport else None)
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, moment, UUID)
     rows = await runtime.pool.fetch(
         """SELECT * FROM clearance_cases
            WHERE ($1::text[] IS NULL OR airport = ANY($1)) AND ($2::text IS NULL OR status = $2)
@@ -94,8 +97,8 @@ async def queue(
            ORDER BY opened_at, shipment_id LIMIT $5""",
         seen,
         status,
-        datetime.fromisoformat(after[0]) if after else None,
-        UUID(after[1]) if after else None,
+        after[0] if after else None,
+        after[1] if after else None,
         limit + 1,
     )
     return page_of(rows, limit, _public, "opened_at", "shipment_id")

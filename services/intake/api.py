@@ -15,12 +15,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.intake import domain
 from services.intake.application import shipment_id_for, shipments
 from shared.auth import Role
+from shared.contracts.limits import (
+    CODE_LENGTH,
+    MAX_LINES,
+    MAX_LOTS,
+    MAX_LOTS_PER_LINE,
+    MAX_RECEIVED,
+    NAME_LENGTH,
+    REMARKS_LENGTH,
+    Code,
+    FreeText,
+    PackSize,
+    Quantity,
+    Text,
+)
 from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot, Storage, Unit
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
-from shared.http.pagination import Page, decode_cursor, page_of
+from shared.http.pagination import Page, decode_cursor, moment, page_of
 from shared.http.security import CurrentUser
 from shared.observability import observe_lead_time
 from shared.reference_data import airports
@@ -33,36 +47,45 @@ class Model(BaseModel):
 
 
 class LotIn(Model):
-    lot_number: str = Field(min_length=1, max_length=64)
-    expiry_date: date
-    quantity: int = Field(ge=0)
+    lot_number: Code = Field(min_length=1, max_length=CODE_LENGTH, examples=["ABV5300"])
+    expiry_date: date = Field(description="within 10 years from today, and not past")
+    quantity: Quantity
 
 
 class LineItemIn(Model):
-    product: str = Field(min_length=1, max_length=200, examples=["Vaxzevria (AstraZeneca)"])
+    product: Text = Field(
+        min_length=1, max_length=NAME_LENGTH, examples=["Vaxzevria (AstraZeneca)"]
+    )
     category: Category
     unit: Unit
-    pack_size: int = Field(ge=1, le=1_000_000, description="units per pack")
-    quantity: int = Field(ge=0)
+    pack_size: PackSize
+    quantity: Quantity
     storage: Storage
-    lots: list[LotIn] = Field(default_factory=list, max_length=500)
+    lots: list[LotIn] = Field(
+        default_factory=list,
+        max_length=MAX_LOTS_PER_LINE,
+        description=f"at most {MAX_LOTS} lots in the whole consignment",
+    )
 
 
 class ShipmentCreate(Model):
-    donor: str = Field(min_length=1, max_length=200, examples=["COVAX"])
+    donor: Text = Field(min_length=1, max_length=NAME_LENGTH, examples=["COVAX"])
     channel: Channel
-    airport: str = Field(min_length=3, max_length=3, examples=["HAN"])
-    flight: str = Field(min_length=2, max_length=16, examples=["VN0317"])
-    airway_bill: str = Field(min_length=3, max_length=32, examples=["738-12345675"])
-    expected_arrival: datetime
-    consignee: str = Field(min_length=1, max_length=200, examples=["NIHE / National EPI"])
-    lines: list[LineItemIn] = Field(min_length=1, max_length=100)
+    airport: str = Field(pattern="^[A-Za-z]{3}$", examples=["HAN"])
+    flight: str = Field(pattern="^[A-Za-z0-9]{2,16}$", examples=["VN0317"])
+    airway_bill: str = Field(
+        pattern=f"^[A-Za-z0-9][A-Za-z0-9 -]{{1,{CODE_LENGTH - 2}}}[A-Za-z0-9]$",
+        examples=["738-12345675"],
+    )
+    expected_arrival: datetime = Field(description="within a year of now, either side")
+    consignee: Text = Field(min_length=1, max_length=NAME_LENGTH, examples=["NIHE / National EPI"])
+    lines: list[LineItemIn] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class ArrivalCreate(Model):
-    arrived_at: datetime
-    received: list[ReceivedLot] = Field(min_length=1, max_length=5000)
-    remarks: str = Field("", max_length=2000)
+    arrived_at: datetime = Field(description="not in the future, not more than a year ago")
+    received: list[ReceivedLot] = Field(min_length=1, max_length=MAX_RECEIVED)
+    remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
 
 
 class ShipmentPublic(BaseModel):
@@ -189,15 +212,15 @@ async def record_arrival(
 async def list_shipments(
     runtime: RuntimeDep,
     user: CurrentUser,
-    airport: str | None = None,
+    airport: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
     status: Annotated[str | None, Query(pattern="^(announced|arrived)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> dict[str, Any]:
     """Consignments, newest first; an officer sees the airports of its scope."""
     user.require(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
     airports_seen = user.visible(airport.upper() if airport else None)
-    after = decode_cursor(cursor, 2)
+    after = decode_cursor(cursor, moment, UUID)
     rows = await runtime.pool.fetch(
         """SELECT * FROM shipments
            WHERE ($1::text[] IS NULL OR airport = ANY($1))
@@ -206,8 +229,8 @@ async def list_shipments(
            ORDER BY announced_at DESC, shipment_id DESC LIMIT $5""",
         airports_seen,
         status,
-        datetime.fromisoformat(after[0]) if after else None,
-        UUID(after[1]) if after else None,
+        after[0] if after else None,
+        after[1] if after else None,
         limit + 1,
     )
     return page_of(rows, limit, _public, "announced_at", "shipment_id")

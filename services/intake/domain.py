@@ -13,12 +13,16 @@ from uuid import UUID
 
 from shared.contracts.base import DomainEvent
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
+from shared.contracts.limits import MAX_LOTS
 from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot
 from shared.decider import Conflict, Decider, InvalidCommand, NotFound
 from shared.reference_data import airports
 
 # Airport clocks drift; an arrival stamped a few minutes "ahead" of ours is not a future arrival.
 CLOCK_SKEW = timedelta(minutes=5)
+# The plausible window of dates: anything outside is a typing error (9999-12-31), not a plan.
+ARRIVAL_WINDOW = timedelta(days=365)
+SHELF_LIFE_WINDOW = timedelta(days=3653)  # ten years
 # A line announced without lots (masks, ventilators) is received as one lot with this number.
 NO_LOT = ""
 
@@ -97,6 +101,7 @@ def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
             code="unknown-airport",
         )
     check_zoned(command.expected_arrival, "expected_arrival")
+    check_within(command.expected_arrival, command.now, ARRIVAL_WINDOW, "expected_arrival")
     check_lines(command.lines, command.now.date())
     return [
         ShipmentAnnounced(
@@ -119,9 +124,25 @@ def check_zoned(moment: datetime, field: str) -> None:
         raise InvalidCommand("the time must carry a time zone", field=field, code="no-time-zone")
 
 
+def check_within(moment: datetime, now: datetime, window: timedelta, field: str) -> None:
+    if abs(moment - now) > window:
+        raise InvalidCommand(
+            f"{moment.isoformat()} is more than {window.days} days from now",
+            field=field,
+            code="implausible-date",
+        )
+
+
 def check_lines(lines: tuple[LineItem, ...], today: date) -> None:
     if not lines:
         raise InvalidCommand("a consignment has at least one line", field="lines", code="no-lines")
+    lots = sum(len(line.lots) for line in lines)
+    if lots > MAX_LOTS:
+        raise InvalidCommand(
+            f"a consignment lists at most {MAX_LOTS} lots, this one {lots}",
+            field="lines",
+            code="too-many-lots",
+        )
     first_seen: dict[int, int] = {}
     for index, line in enumerate(lines):
         if line.line_no in first_seen:
@@ -188,6 +209,12 @@ def check_lot(lot: Lot, where: str, today: date, seen: set[str]) -> None:
             field=f"{where}/expiry_date",
             code="expired-lot",
         )
+    if lot.expiry_date - today > SHELF_LIFE_WINDOW:
+        raise InvalidCommand(
+            f"lot {lot.lot_number} expires on {lot.expiry_date}, more than ten years from now",
+            field=f"{where}/expiry_date",
+            code="implausible-date",
+        )
 
 
 # --- arrival --------------------------------------------------------------------------------
@@ -205,6 +232,7 @@ def record_arrival(command: RecordArrival, state: Shipment) -> list[DomainEvent]
             field="arrived_at",
             code="arrival-in-future",
         )
+    check_within(command.arrived_at, command.now, ARRIVAL_WINDOW, "arrived_at")
     check_received(command.received, state.lines)
     return [
         ShipmentArrived(

@@ -7,25 +7,43 @@ from datetime import datetime
 from pydantic import Field
 
 from shared.contracts.base import DomainEvent, registry
+from shared.contracts.limits import (
+    MAX_LINES,
+    MAX_LOTS_PER_LINE,
+    MAX_QUANTITY,
+    NAME_LENGTH,
+    Code,
+    PackSize,
+    Quantity,
+    Text,
+)
 from shared.contracts.values import Frozen, Lot, Unit
+
+ROUND_ID = Field(
+    max_length=64,
+    description="'R-' and the 32 hex digits of the shipment id, one round per consignment."
+    " Rounds decided by version 0.1 carry 8 hex digits only (those could collide).",
+)
 
 
 class RecipientShare(Frozen):
-    recipient_code: str
-    quantity: int = Field(ge=0)
-    packs: int = Field(ge=0)
+    recipient_code: Code = Field(max_length=16)
+    quantity: Quantity
+    packs: int = Field(ge=0, le=MAX_QUANTITY)
 
 
 class LineAllocation(Frozen):
     line_no: int
-    product: str
+    product: Text = Field(max_length=NAME_LENGTH)
     unit: Unit
-    pack_size: int
-    cleared_quantity: int
+    pack_size: PackSize
+    cleared_quantity: Quantity
     shares: tuple[RecipientShare, ...]
-    reserve_quantity: int = Field(ge=0, description="kept in the national reserve, explicitly")
+    reserve_quantity: Quantity = Field(description="kept in the national reserve, explicitly")
     reserve_lots: tuple[Lot, ...] = Field(
-        default=(), description="the lots that make up the reserve (the latest-expiring)"
+        default=(),
+        max_length=MAX_LOTS_PER_LINE,
+        description="the lots that make up the reserve (the latest-expiring)",
     )
 
 
@@ -33,32 +51,32 @@ class LineAllocation(Frozen):
 class AllocationRoundDecided(DomainEvent):
     event_type = "aidport.allocation.AllocationRoundDecided.v1"
 
-    round_id: str
-    policy: str
+    round_id: Code = ROUND_ID
+    policy: Text
     decided_at: datetime
-    lines: tuple[LineAllocation, ...]
+    lines: tuple[LineAllocation, ...] = Field(max_length=MAX_LINES)
 
 
 @registry.register
 class AllocatedToProvince(DomainEvent):
     event_type = "aidport.allocation.AllocatedToProvince.v1"
 
-    notice_number: str
-    round_id: str
-    province_code: str
+    notice_number: Code = Field(max_length=96, description="the round id, province, line")
+    round_id: Code = ROUND_ID
+    province_code: Code = Field(max_length=16)
     line_no: int
-    product: str
+    product: Text = Field(max_length=NAME_LENGTH)
     unit: Unit
-    pack_size: int
-    quantity: int = Field(ge=1)
-    packs: int = Field(ge=1)
-    lots: tuple[Lot, ...]
+    pack_size: PackSize
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    packs: int = Field(ge=1, le=MAX_QUANTITY)
+    lots: tuple[Lot, ...] = Field(max_length=MAX_LOTS_PER_LINE)
 
 
 @registry.register
 class NoticeAcknowledged(DomainEvent):
     event_type = "aidport.allocation.NoticeAcknowledged.v1"
 
-    notice_number: str
-    province_code: str
+    notice_number: Code = Field(max_length=96)
+    province_code: Code = Field(max_length=16)
     acknowledged_at: datetime

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import Field
+
 from shared.contracts.base import DomainEvent, registry
+from shared.contracts.limits import (
+    CODE_LENGTH,
+    MAX_LINES,
+    MAX_RECEIVED,
+    NAME_LENGTH,
+    REMARKS_LENGTH,
+    Code,
+    FreeText,
+    Text,
+)
 from shared.contracts.values import Channel, LineItem, ReceivedLot
 
 
@@ -25,12 +37,12 @@ class Examination(StrEnum):
 class ClearanceCaseOpened(DomainEvent):
     event_type = "aidport.customs.ClearanceCaseOpened.v1"
 
-    airport: str
-    donor: str
+    airport: Code = Field(max_length=3)
+    donor: Text = Field(max_length=NAME_LENGTH)
     channel: Channel
-    airway_bill: str
+    airway_bill: Code = Field(max_length=CODE_LENGTH)
     expected_arrival: datetime
-    lines: tuple[LineItem, ...]
+    lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
 
 
 @registry.register
@@ -40,18 +52,18 @@ class GoodsPresented(DomainEvent):
     event_type = "aidport.customs.GoodsPresented.v1"
 
     arrived_at: datetime
-    received: tuple[ReceivedLot, ...]
+    received: tuple[ReceivedLot, ...] = Field(max_length=MAX_RECEIVED)
 
 
 @registry.register
 class ClearedFastTrack(DomainEvent):
     event_type = "aidport.customs.ClearedFastTrack.v1"
 
-    airport: str
-    donor: str
-    declaration_number: str
+    airport: Code = Field(max_length=3)
+    donor: Text = Field(max_length=NAME_LENGTH)
+    declaration_number: Code = Field(max_length=CODE_LENGTH)
     lane: Lane
     examination: Examination
-    remarks: str = ""
+    remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
     cleared_at: datetime
-    lines: tuple[LineItem, ...]
+    lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)

@@ -7,6 +7,17 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.limits import (
+    CODE_LENGTH,
+    MAX_LINES,
+    MAX_LOTS_PER_LINE,
+    NAME_LENGTH,
+    Code,
+    PackSize,
+    Quantity,
+    Text,
+)
+
 
 class Channel(StrEnum):
     COVAX = "covax"
@@ -41,27 +52,25 @@ class Frozen(BaseModel):
 
 
 class Lot(Frozen):
-    lot_number: str
+    lot_number: Code = Field(max_length=CODE_LENGTH)
     expiry_date: date
-    quantity: int = Field(ge=0)
+    quantity: Quantity
 
 
 class LineItem(Frozen):
     """One product line of a consignment, in units (doses, pieces, ...)."""
 
-    line_no: int = Field(ge=1)
-    product: str
+    line_no: int = Field(ge=1, le=MAX_LINES)
+    product: Text = Field(max_length=NAME_LENGTH)
     category: Category
     unit: Unit
-    pack_size: int = Field(
-        ge=1, description="units per pack (e.g. doses per vial x vials per carton)"
-    )
-    quantity: int = Field(ge=0)
+    pack_size: PackSize
+    quantity: Quantity
     storage: Storage
-    lots: tuple[Lot, ...] = ()
+    lots: tuple[Lot, ...] = Field((), max_length=MAX_LOTS_PER_LINE)
 
 
 class ReceivedLot(Frozen):
-    line_no: int = Field(ge=1)
-    lot_number: str
-    quantity: int = Field(ge=0)
+    line_no: int = Field(ge=1, le=MAX_LINES)
+    lot_number: Code = Field(max_length=CODE_LENGTH)
+    quantity: Quantity

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from shared.http.admin import router as admin_page_router
 from shared.http.docs import docs_router
 from shared.http.i18n import Translator
+from shared.http.limits import EdgeLimits
 from shared.http.login import auth_router, prepare_identity
 from shared.http.metrics import metrics_router, start_metrics_server
 from shared.http.middleware import Observe, SecurityHeaders
@@ -49,6 +50,7 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
     app.state.translator = Translator(locale_dirs(spec))
     install_problem_handlers(app)
     install_page_handlers(app)
+    app.add_middleware(EdgeLimits, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=not settings.development)
     app.add_middleware(Observe, service=spec.name)
     app.include_router(ops_router())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -24,15 +26,33 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
+def moment(text: str) -> datetime:
+    """A cursor's timestamp: with a zone, and one PostgreSQL can store."""
+    value = datetime.fromisoformat(text)
+    if value.utcoffset() is None:
+        raise ValueError("a cursor time carries a zone")
+    return value.astimezone(UTC)  # OverflowError at the edges of the calendar
+
+
+def position(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**63:
+        raise ValueError("a position is a bigint")
+    return value
+
+
+def decode_cursor(cursor: str | None, *kinds: Callable[[str], Any]) -> list[Any] | None:
+    """The sort key a cursor holds, each part parsed by its kind (``moment``, ``UUID``, ...).
+
+    A cursor is opaque to clients; one that is not well formed is a 422, never a 500."""
     if not cursor:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded))
-        if isinstance(values, list) and len(values) == parts:
-            return [str(v) for v in values]
-    except ValueError:
+        if isinstance(values, list) and len(values) == len(kinds):
+            return [kind(str(value)) for kind, value in zip(kinds, values, strict=True)]
+    except (ValueError, OverflowError, TypeError, binascii.Error, RecursionError):
         pass
     raise ProblemError(422, "Invalid cursor", "the cursor is not one this API returned", "cursor")
 

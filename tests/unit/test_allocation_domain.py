@@ -99,9 +99,10 @@ def test_round_and_notice_numbers_are_readable_and_stable() -> None:
     shipment = uuid.UUID("abcdef12-3456-4789-8abc-def012345678")
     command = DecideRound(cleared=cleared(shipment_id=shipment), provinces=provinces(), now=NOW)
     decided, notices = split(list(decider.decide(command, ConsignmentAllocation())))
-    assert decided.round_id == "R-ABCDEF12"
+    round_id = "R-ABCDEF12345647898ABCDEF012345678"
+    assert decided.round_id == round_id
     hanoi = next(n for n in notices if n.province_code == "01")
-    assert hanoi.notice_number == "R-ABCDEF12-01-1" and hanoi.round_id == "R-ABCDEF12"
+    assert hanoi.notice_number == f"{round_id}-01-1" and hanoi.round_id == round_id
     assert list(decider.decide(command, ConsignmentAllocation())) == [decided, *notices]
 
 

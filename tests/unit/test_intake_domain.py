@@ -156,7 +156,8 @@ def test_expiry_is_judged_against_the_commands_clock() -> None:
     assert refusal(announce(lines=(line(lots=(lot("A1", 500), old)),)), Shipment()).field == (
         "lines/0/lots/1/expiry_date"
     )
-    years_ago = announce(lines=(line(lots=(lot("A1", 500), old)),), now=NOW.replace(year=2019))
+    then = NOW.replace(year=2019)
+    years_ago = announce(lines=(line(lots=(lot("A1", 500), old)),), now=then, expected_arrival=then)
     assert decider.decide(years_ago, Shipment())
 
 
