@@ -46,10 +46,19 @@ def install_page_handlers(app: FastAPI) -> None:
 VIET_NAM = timezone(timedelta(hours=7), "ICT")
 
 
+def viet_nam_time(moment: datetime) -> datetime:
+    """The moment in Viet Nam time; one at the very end of the calendar stays in UTC rather
+    than overflow (such dates are refused now, but a page must not fail on old records)."""
+    try:
+        return moment.astimezone(VIET_NAM)
+    except OverflowError:
+        return moment
+
+
 def page_row(row: Any, *json_columns: str) -> dict[str, Any]:
     """A projection row for a template: JSON columns decoded, times in Viet Nam time."""
     data: dict[str, Any] = {
-        k: v.astimezone(VIET_NAM) if isinstance(v, datetime) else v for k, v in row.items()
+        k: viet_nam_time(v) if isinstance(v, datetime) else v for k, v in row.items()
     }
     for column in json_columns:
         data[column] = json.loads(data[column]) if data[column] else []

@@ -523,3 +523,10 @@ def test_values_shown_from_the_data_are_translated() -> None:
         shown |= {v.value for v in values}
     shown |= {"announced", "arrived", "awaiting_arrival", "cleared", "new", "acknowledged"}
     assert shown - known == set()
+
+
+def test_a_record_at_the_end_of_the_calendar_still_renders() -> None:
+    """Dates this far out are refused now; a page must not fail on an older record."""
+    far = SHIPMENT_ROW | {"expected_arrival": datetime(9999, 12, 31, 23, 0, tzinfo=UTC)}
+    html = render("intake", "shipments.html", "en", user=INTAKE_HAN, shipments=[page_row(far)])
+    assert "9999" in html
