@@ -41,6 +41,14 @@ class ProvincePublic(BaseModel):
     population_scale: int
 
 
+class NoticePublic(NoticeView):
+    """A notice as the API shows it, without its inbox position."""
+
+
+class RoundPublic(RoundView):
+    """An allocation round as the API shows it."""
+
+
 def _may_read_province(user: Principal, code: str) -> None:
     if code not in province_codes():
         raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
@@ -53,7 +61,7 @@ async def list_provinces(user: CurrentUser) -> list[dict[str, Any]]:
     return [p.__dict__ for p in provinces()]
 
 
-@router.get("/provinces/{code}/notices", response_model=Page[NoticeView])
+@router.get("/provinces/{code}/notices", response_model=Page[NoticePublic])
 async def inbox(
     code: ProvinceCode,
     runtime: RuntimeDep,
@@ -92,7 +100,7 @@ async def live_inbox(
     )
 
 
-@router.get("/provinces/{code}/notices/{number}", response_model=NoticeView)
+@router.get("/provinces/{code}/notices/{number}", response_model=NoticePublic)
 async def get_notice(
     code: ProvinceCode, number: NoticeNumber, runtime: RuntimeDep, user: CurrentUser
 ) -> NoticeView:
@@ -100,7 +108,7 @@ async def get_notice(
     return await queries.existing_notice(runtime.pool, code, number)
 
 
-@router.post("/provinces/{code}/notices/{number}/acknowledge", response_model=NoticeView)
+@router.post("/provinces/{code}/notices/{number}/acknowledge", response_model=NoticePublic)
 async def acknowledge(
     code: ProvinceCode,
     number: NoticeNumber,
@@ -126,7 +134,7 @@ async def acknowledge(
     return await run_command(request, runtime, user, {"notice": number}, action, idempotency_key)
 
 
-@router.get("/rounds", response_model=list[RoundView])
+@router.get("/rounds", response_model=list[RoundPublic])
 async def list_rounds(
     runtime: RuntimeDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[RoundView]:
@@ -134,7 +142,7 @@ async def list_rounds(
     return await queries.latest_rounds(runtime.pool, limit)
 
 
-@router.get("/rounds/{shipment_id}", response_model=RoundView)
+@router.get("/rounds/{shipment_id}", response_model=RoundPublic)
 async def get_round(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> RoundView:
     user.require(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
     return await queries.existing_round(runtime.pool, shipment_id)

@@ -114,6 +114,10 @@ class ArrivalCreate(Model):
         )
 
 
+class ShipmentPublic(ShipmentView):
+    """A consignment as the API shows it (the read model, named for the OpenAPI document)."""
+
+
 def _utc(moment: datetime) -> datetime:
     """Times without a zone are taken as UTC, so that the domain compares like with like."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -130,7 +134,7 @@ def _lines(body: ShipmentCreate) -> tuple[LineItem, ...]:
     )
 
 
-@router.post("", status_code=201, response_model=ShipmentView)
+@router.post("", status_code=201, response_model=ShipmentPublic)
 async def announce(
     body: ShipmentCreate,
     request: Request,
@@ -154,7 +158,7 @@ async def announce(
     )
 
 
-@router.post("/{shipment_id}/arrival", response_model=ShipmentView)
+@router.post("/{shipment_id}/arrival", response_model=ShipmentPublic)
 async def record_arrival(
     shipment_id: UUID,
     body: ArrivalCreate,
@@ -179,7 +183,7 @@ async def record_arrival(
     )
 
 
-@router.get("", response_model=Page[ShipmentView])
+@router.get("", response_model=Page[ShipmentPublic])
 async def list_shipments(
     runtime: RuntimeDep,
     user: CurrentUser,
@@ -196,7 +200,7 @@ async def list_shipments(
     return await queries.shipments_page(runtime.pool, airports_seen, status, sort_key, limit)
 
 
-@router.get("/{shipment_id}", response_model=ShipmentView)
+@router.get("/{shipment_id}", response_model=ShipmentPublic)
 async def get_shipment(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> ShipmentView:
     user.require(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
     shipment = await queries.existing_shipment(runtime.pool, shipment_id)
