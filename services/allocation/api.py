@@ -76,7 +76,6 @@ def _may_read_province(user: Principal, code: str) -> None:
 
 def _notice(row: Any) -> dict[str, Any]:
     data = dict(row)
-    data["lots"] = json.loads(data["lots"])
     data.pop("position", None)
     return NoticePublic.model_validate(data).model_dump(mode="json")
 
@@ -212,6 +211,5 @@ async def get_round(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -
 
 def _round(row: Any) -> dict[str, Any]:
     data = dict(row)
-    data["lines"] = json.loads(data["lines"])
     data.pop("last_position", None)
     return RoundPublic.model_validate(data).model_dump(mode="json")

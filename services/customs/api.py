@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -63,8 +62,6 @@ class ClearancePublic(BaseModel):
 
 def _public(row: Any) -> dict[str, Any]:
     data = dict(row)
-    for column in ("lines", "received", "cleared_lines"):
-        data[column] = json.loads(data[column]) if data[column] else None
     data["lines"] = data["lines"] or []
     data.pop("last_position", None)
     return ClearancePublic.model_validate(data).model_dump(mode="json")

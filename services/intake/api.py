@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -131,8 +130,6 @@ async def _shipment(conn: Conn | asyncpg.Pool, shipment_id: UUID) -> dict[str, A
 
 def _public(row: Any) -> dict[str, Any]:
     data = dict(row)
-    data["lines"] = json.loads(data["lines"])
-    data["received"] = json.loads(data["received"]) if data["received"] else None
     data.pop("last_position", None)
     return ShipmentPublic.model_validate(data).model_dump(mode="json")
 
