@@ -1,4 +1,4 @@
-"""The outbox relay: publishes the service's events table to its Kafka topic in position order.
+"""The outbox relay: publishes the service's events table to its Kafka topic, in order.
 
 One relay is active per service: it holds a session-level Postgres advisory lock on its
 own connection, so a second replica waits until the first one dies. It publishes a batch
@@ -118,8 +118,10 @@ class Relay:
         topic: str,
         producer_factory: ProducerFactory,
         batch_size: int = 500,
-        poll_interval: float = 0.25,
+        poll_interval: float = 0.1,
         min_wait: float = 0.002,
+        housekeeping_interval: float = 1.0,
+        lock_poll_interval: float = 1.0,
         after_publish: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
@@ -129,6 +131,8 @@ class Relay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval  # the longest wait between two reads
         self.min_wait = min_wait  # the first wait after a read found nothing
+        self.housekeeping_interval = housekeeping_interval  # admin requests, backlog gauges
+        self.lock_poll_interval = lock_poll_interval  # a standby's tries for the lock
         self.after_publish = after_publish  # a test hook: runs between publish and checkpoint
         self.store = EventStore(service)
         self.lock_key = zlib.crc32(f"aidport-relay:{service}".encode())
@@ -177,7 +181,7 @@ class Relay:
     async def _acquire_lock(self, conn: Conn) -> None:
         # Polling, not pg_advisory_lock: a blocked call could not notice a dead connection.
         while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):  # noqa: ASYNC110
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self.lock_poll_interval)
         log.info("relay %s is the active publisher", self.service)
 
     def _notified(self, *_: Any) -> None:
@@ -193,7 +197,7 @@ class Relay:
                 self._wake.clear()
                 await self._resolve_requests(conn)
                 await self._observe_backlog(conn, checkpoint)
-                housekeeping_due = time.monotonic() + self.poll_interval
+                housekeeping_due = time.monotonic() + self.housekeeping_interval
             batch = await self.store.read_all(conn, after=checkpoint, limit=self.batch_size)
             if not batch:
                 await self._sleep_until_woken(idle.next_delay())
@@ -203,13 +207,14 @@ class Relay:
             if self.after_publish is not None:
                 await self.after_publish(batch)
             checkpoint = batch[-1].position
-            async with conn.transaction():
-                if set_aside:
+            if set_aside:
+                async with conn.transaction():
                     await self._set_aside(conn, set_aside)
+                    await self._save_checkpoint(conn, checkpoint)
+                await self._observe_quarantine(conn)
+            else:
                 await self._save_checkpoint(conn, checkpoint)
             RELAY_PUBLISHED.labels(self.service).inc(len(batch) - len(set_aside))
-            if set_aside:
-                await self._observe_quarantine(conn)
 
     async def _publish(self, batch: list[RecordedEvent], blocked: set[str]) -> list[SetAside]:
         """Publish what is not blocked, wave by wave; returns the events set aside."""

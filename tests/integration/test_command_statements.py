@@ -2,7 +2,8 @@
 
 An announcement, with and without an Idempotency-Key, runs in one transaction: the claim of
 the key, the stream's load, the append, the projection update, the read of the response and
-the record of the key; no table lock, no NOTIFY, no separate version check.
+the record of the key; no table lock, no NOTIFY, no separate version check, and no reset
+query when the connection goes back to the pool.
 """
 
 from __future__ import annotations
@@ -104,3 +105,4 @@ async def test_an_announcement_takes_the_append_the_projection_and_the_key(intak
     await _announce(client, settings, key=f"k-{uuid.uuid4()}")
     keyed = _kinds(statements.transaction_with("INSERT INTO events"))
     assert keyed == ["idempotency", "load", "append", "projection", "response", "idempotency"]
+    assert not [q for _, q in statements.sent if "RESET ALL" in q]  # no reset on release

@@ -11,7 +11,7 @@ import asyncio
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import asyncpg
 import pytest
@@ -57,25 +57,9 @@ async def test_fifty_writers_no_reader_skips_or_repeats_an_event(
     async def writer(w: int) -> None:
         rng = random.Random(w)
         for _ in range(TRANSACTIONS):
-            stream, size, style = rng.choice(streams), rng.choice((1, 1, 2, 3)), rng.random()
             written: list[uuid.UUID] = []
-
-            async def work(conn: Conn) -> None:
-                written.clear()
-                if style < 0.1:  # takes its transaction id now and holds it open
-                    await conn.execute("INSERT INTO scratch VALUES ($1)", w)
-                    await asyncio.sleep(rng.uniform(0.05, 0.3))
-                version = len(await store.load(conn, str(stream)))
-                events = [ping(stream, version + i) for i in range(size)]
-                await store.append(conn, str(stream), version, events)
-                written.extend(e.event_id for e in events)
-                if style < 0.2:  # commits late
-                    await asyncio.sleep(rng.uniform(0.01, 0.2))
-                if style > 0.9:
-                    raise Abort
-
             try:
-                await in_transaction(pool, work, attempts=200)
+                await in_transaction(pool, _one_transaction(rng, streams, written), attempts=200)
                 committed.update(written)
             except Abort:
                 rolled_back.update(written)
@@ -119,6 +103,35 @@ async def test_fifty_writers_no_reader_skips_or_repeats_an_event(
     _assert_in_version_order(
         (m.key.decode(), int(dict(m.headers)["ce_streamversion"])) for m in messages
     )
+
+
+def _one_transaction(
+    rng: random.Random, streams: list[uuid.UUID], written: list[uuid.UUID]
+) -> Callable[[Conn], Awaitable[None]]:
+    """Appends 1-3 events to one of the streams: one in ten takes its transaction id early
+    and holds it open, one in five commits late, one in ten rolls back."""
+    store, stream, size, style = (
+        EventStore("test"),
+        rng.choice(streams),
+        rng.randint(1, 3),
+        rng.random(),
+    )
+
+    async def work(conn: Conn) -> None:
+        written.clear()
+        if style < 0.1:
+            await conn.execute("INSERT INTO scratch VALUES (1)")
+            await asyncio.sleep(rng.uniform(0.05, 0.3))
+        version = len(await store.load(conn, str(stream)))
+        events = [ping(stream, version + i) for i in range(size)]
+        await store.append(conn, str(stream), version, events)
+        written.extend(e.event_id for e in events)
+        if style < 0.2:
+            await asyncio.sleep(rng.uniform(0.01, 0.2))
+        if style > 0.9:
+            raise Abort
+
+    return work
 
 
 def _assert_in_version_order(seen: Iterable[tuple[str, int]]) -> None:
