@@ -7,7 +7,6 @@ the routes are called with a stand-in pool.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -78,7 +77,7 @@ SHIPMENT_ROW = {
     "expected_arrival": NOW,
     "consignee": "NIHE",
     "status": "announced",
-    "lines": json.dumps([LINE]),
+    "lines": [LINE],
     "received": None,
     "remarks": None,
     "announced_at": NOW,
@@ -94,8 +93,8 @@ CASE_ROW = {
     "airway_bill": "738-12345675",
     "expected_arrival": NOW,
     "status": "arrived",
-    "lines": json.dumps([LINE]),
-    "received": json.dumps([{"line_no": 1, "lot_number": "ABV5300", "quantity": 811200}]),
+    "lines": [LINE],
+    "received": [{"line_no": 1, "lot_number": "ABV5300", "quantity": 811200}],
     "opened_at": NOW,
     "arrived_at": NOW,
     "cleared_at": None,
@@ -125,7 +124,7 @@ NOTICE_ROW = {
     "pack_size": 10,
     "quantity": 53350,
     "packs": 5335,
-    "lots": json.dumps([{"lot_number": "ABV5300", "expiry_date": "2027-06-30", "quantity": 53350}]),
+    "lots": [{"lot_number": "ABV5300", "expiry_date": "2027-06-30", "quantity": 53350}],
     "status": "new",
     "allocated_at": NOW,
     "acknowledged_at": None,
@@ -137,20 +136,18 @@ ROUND_ROW = {
     "shipment_id": SHIPMENT_ID,
     "policy": "population-share-v1",
     "decided_at": NOW,
-    "lines": json.dumps(
-        [
-            {
-                "line_no": 1,
-                "product": "Vaxzevria (AstraZeneca)",
-                "unit": "doses",
-                "pack_size": 10,
-                "cleared_quantity": 811200,
-                "shares": [{"recipient_code": "01", "quantity": 53350, "packs": 5335}],
-                "reserve_quantity": 40560,
-                "reserve_lots": [],
-            }
-        ]
-    ),
+    "lines": [
+        {
+            "line_no": 1,
+            "product": "Vaxzevria (AstraZeneca)",
+            "unit": "doses",
+            "pack_size": 10,
+            "cleared_quantity": 811200,
+            "shares": [{"recipient_code": "01", "quantity": 53350, "packs": 5335}],
+            "reserve_quantity": 40560,
+            "reserve_lots": [],
+        }
+    ],
     "last_position": 3,
 }
 
