@@ -29,6 +29,8 @@ from services.allocation import main as allocation_main
 from services.allocation import pages as allocation_pages
 from services.customs import main as customs_main
 from services.customs import pages as customs_pages
+from services.customs.domain import CaseStatus
+from services.customs.queries import CaseView
 from services.intake import main as intake_main
 from services.intake import pages as intake_pages
 from shared.auth import Principal, Role, issue_token
@@ -209,9 +211,9 @@ PAGES: list[tuple[str, str, dict[str, Any], str, str]] = [
         "queue.html",
         {
             "user": CUSTOMS_HAN,
-            "cases": [customs_pages.case_row(CASE_ROW)],
+            "cases": [customs_pages.case_row(CaseView.model_validate(CASE_ROW))],
             "status": "arrived",
-            "statuses": tuple(customs_pages.ORDER),
+            "statuses": tuple(CaseStatus),
             "lanes": list(Lane),
             "examinations": list(Examination),
         },
@@ -324,9 +326,9 @@ def test_the_fast_track_form_only_between_arrival_and_clearance(
         "queue.html",
         "en",
         user=CUSTOMS_HAN,
-        cases=[customs_pages.case_row(row)],
+        cases=[customs_pages.case_row(CaseView.model_validate(row))],
         status=row["status"],
-        statuses=tuple(customs_pages.ORDER),
+        statuses=tuple(CaseStatus),
         lanes=list(Lane),
         examinations=list(Examination),
     )
@@ -334,7 +336,7 @@ def test_the_fast_track_form_only_between_arrival_and_clearance(
 
 
 def test_a_cleared_case_shows_its_declaration_and_lane() -> None:
-    cleared = customs_pages.case_row(CLEARED_ROW)
+    cleared = customs_pages.case_row(CaseView.model_validate(CLEARED_ROW))
     page = render(
         "customs",
         "queue.html",
@@ -342,7 +344,7 @@ def test_a_cleared_case_shows_its_declaration_and_lane() -> None:
         user=CUSTOMS_HAN,
         cases=[cleared],
         status="cleared",
-        statuses=tuple(customs_pages.ORDER),
+        statuses=tuple(CaseStatus),
         lanes=list(Lane),
         examinations=list(Examination),
     )
