@@ -31,14 +31,14 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import orjson
-import psutil
+import psutil  # type: ignore[import-untyped]
 
 from bench.client import Connection, Job, Run, closed_loop, open_loop
 from shared.auth import DEMO_PASSWORD
@@ -394,7 +394,12 @@ async def _allocation_idle(bench: Bench) -> float:
     return time.perf_counter() - started
 
 
-async def _to_last_notice(bench: Bench, clear: Any, ids: list[str], rate: float) -> Any:
+Clear = Callable[[Connection, str], Awaitable[bool]]
+
+
+async def _to_last_notice(
+    bench: Bench, clear: Clear, ids: list[str], rate: float
+) -> dict[str, Any]:
     """Each consignment fast-tracked at its scheduled time; its latency ends when its 34th
     notice is in allocation's inbox table (polled every 5 ms)."""
     sent: dict[str, float] = {}
