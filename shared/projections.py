@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import asyncpg
 
-from shared.contracts.base import DomainEvent
+from shared.contracts.base import DomainEvent, EventRegistry, registry
 from shared.db import Conn
 from shared.eventstore import EventStore, RecordedEvent
 
@@ -89,6 +89,7 @@ class RowProjection:
     name: str
     tables: Sequence[str]
     statements: ClassVar[dict[str, str]]
+    types: EventRegistry = registry
 
     def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
         raise NotImplementedError
@@ -103,7 +104,7 @@ class RowProjection:
         await self.apply_batch(conn, [event])
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        mine = [(e, e.decode()) for e in events if e.event_type in self.statements]
+        mine = [(e, e.decode(self.types)) for e in events if e.event_type in self.statements]
         if not mine:
             return
         for generation in generations(mine, lambda pair: self.key(pair[1])):

@@ -25,7 +25,7 @@ from typing import Generic
 import asyncpg
 
 from shared.application import CommandHandler
-from shared.contracts.base import JsonDict, registry
+from shared.contracts.base import EventRegistry, JsonDict, registry
 from shared.db import Conn
 from shared.decider import C, S
 from shared.eventstore import (
@@ -55,8 +55,9 @@ class _Stream(Generic[S]):
 class BatchUnitOfWork(Generic[S, C]):
     """Runs a batch of commands through a ``CommandHandler``'s decider and projections."""
 
-    def __init__(self, handler: CommandHandler[S, C]) -> None:
+    def __init__(self, handler: CommandHandler[S, C], types: EventRegistry = registry) -> None:
         self.handler = handler
+        self.types = types
 
     async def run(
         self, conn: Conn, commands: Sequence[StreamCommand[C]]
@@ -79,7 +80,7 @@ class BatchUnitOfWork(Generic[S, C]):
         streams = {s: _Stream(decider.initial, 0) for s in stream_ids}
         for row in rows:
             stream = streams[row["stream_id"]]
-            event = registry.decode(row["event_type"], json.loads(row["data"]))
+            event = self.types.decode(row["event_type"], json.loads(row["data"]))
             stream.state = decider.evolve(stream.state, event)
             stream.version = row["stream_version"]
         return streams
