@@ -2,9 +2,8 @@
 
 A projection is fed by the service's own events, in the same transaction as the append
 (a reader sees its own writes at once). It is applied to a whole batch of recorded events
-at a time: ``RowProjection`` turns each event into one row of arguments for the
-statement of its type and sends the rows of a batch with ``executemany`` (one round trip
-per statement, not per event).
+at a time: a ``SqlProjection`` runs one statement per event type over the batch's events,
+read by position in SQL (no round trip, and no decoding, per event).
 
 ``rebuild`` replays the whole event store in large pages into FRESH tables (created
 ``LIKE`` the live ones, in a schema of their own) and swaps them in at the end, so
@@ -13,14 +12,13 @@ readers keep the old tables until the swap; the result equals the incrementally 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import asyncpg
 
-from shared.contracts.base import DomainEvent, EventRegistry, registry
 from shared.db import Conn
 from shared.eventstore import EventStore, RecordedEvent
 
@@ -76,48 +74,51 @@ def generations(events: Sequence[Any], key: Callable[[Any], Hashable]) -> list[l
     return result
 
 
-Row = tuple[Any, ...]
+class EventRef(Protocol):
+    """What a set-based projection needs of an event: the rest is read in SQL."""
+
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def data(self) -> dict[str, Any]: ...
 
 
-class RowProjection:
-    """A projection whose every event type maps to one statement and one row of arguments.
+class SqlProjection:
+    """A projection whose statements read the events themselves, by position, in SQL.
 
-    Subclasses set ``statements`` (event type -> SQL) and implement ``row`` and ``key``
-    (the primary key of the row an event touches); ``after_batch`` may add one statement
-    per batch (e.g. a coalesced NOTIFY)."""
+    ``statements`` maps an event type to one statement over ``events`` rows whose
+    positions are ``$1::bigint[]`` (cast JSON fields to their column types there); rows
+    are keyed by the ``key_field`` of the event's data. A batch costs one statement per
+    generation and type, however many events it holds, and no event is decoded in
+    Python. ``after_batch`` may add one statement per batch (e.g. a coalesced NOTIFY).
+    Event types with an upcaster must not be projected this way (SQL sees stored data)."""
 
     name: str
     tables: Sequence[str]
     statements: ClassVar[dict[str, str]]
-    types: EventRegistry = registry
+    key_field: ClassVar[str]
 
-    def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
-        raise NotImplementedError
-
-    def key(self, decoded: DomainEvent) -> Hashable:
-        raise NotImplementedError
-
-    async def after_batch(self, conn: Conn, decoded: Sequence[DomainEvent]) -> None:
+    async def after_batch(self, conn: Conn, positions: Sequence[int]) -> None:
         return None
 
     async def apply(self, conn: Conn, event: RecordedEvent) -> None:
         await self.apply_batch(conn, [event])
 
-    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        mine = [(e, e.decode(self.types)) for e in events if e.event_type in self.statements]
+    async def apply_batch(self, conn: Conn, events: Sequence[EventRef]) -> None:
+        mine = [e for e in events if e.event_type in self.statements]
         if not mine:
             return
-        for generation in generations(mine, lambda pair: self.key(pair[1])):
-            by_type: dict[str, list[Row]] = defaultdict(list)
-            for event, decoded in generation:
-                by_type[event.event_type].append(self.row(event, decoded))
-            for event_type, rows in by_type.items():
-                await conn.executemany(self.statements[event_type], rows)
-        await self.after_batch(conn, [decoded for _, decoded in mine])
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value)
+        for generation in generations(mine, lambda e: e.data.get(self.key_field)):
+            by_type: dict[str, list[int]] = defaultdict(list)
+            for event in generation:
+                by_type[event.event_type].append(event.position)
+            for event_type, positions in by_type.items():
+                await conn.execute(self.statements[event_type], positions)
+        await self.after_batch(conn, [e.position for e in mine])
 
 
 # -- rebuild -------------------------------------------------------------------------
@@ -143,12 +144,38 @@ async def rebuild(
             await conn.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE")
         await _create_fresh_tables(conn, tables)
         position = 0
-        while events := await store.read_all(conn, after=position, limit=page):
+        while events := await _page(conn, store, projections, position, page):
             await project(conn, projections, events)
             position = events[-1].position
             replayed += len(events)
         await _swap_in(conn, tables)
     return replayed
+
+
+@dataclass(frozen=True)
+class _Ref:
+    position: int
+    event_type: str
+    data: dict[str, Any]
+
+
+async def _page(
+    conn: Conn, store: EventStore, projections: Sequence[Projection], after: int, limit: int
+) -> Sequence[Any]:
+    """The next page of events: whole events, or when every projection is set-based only
+    what they need in Python (position, type and key), which spares decoding JSON."""
+    if not all(isinstance(p, SqlProjection) for p in projections):
+        return await store.read_all(conn, after=after, limit=limit)
+    keys = sorted({p.key_field for p in projections if isinstance(p, SqlProjection)})
+    rows = await conn.fetch(
+        "SELECT position, event_type, ARRAY[" + ", ".join(f"data->>'{k}'" for k in keys) + "]"
+        " AS k FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+        after,
+        limit,
+    )
+    return [
+        _Ref(r["position"], r["event_type"], dict(zip(keys, r["k"], strict=True))) for r in rows
+    ]
 
 
 async def _create_fresh_tables(conn: Conn, tables: Sequence[str]) -> None:

@@ -1,12 +1,14 @@
 """``allocation_rounds`` and ``notices``: the ministry's rounds and each province's inbox.
 
-A batch that touches notices also NOTIFYs ``aidport_notices`` once per province it
-touched, so live feeds on any replica learn of it when the transaction commits.
+Set-based: each statement projects every event of its type in a batch at once, reading
+them by position (``$1``) from the event store in the same transaction. A batch that
+touches notices NOTIFYs ``aidport_notices`` once per province it touched, so live feeds
+on any replica learn of it when the transaction commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from typing import ClassVar
 
 from shared.contracts.allocation import (
@@ -14,88 +16,56 @@ from shared.contracts.allocation import (
     AllocationRoundDecided,
     NoticeAcknowledged,
 )
-from shared.contracts.base import DomainEvent
 from shared.db import Conn
-from shared.eventstore import RecordedEvent
-from shared.projections import Row, RowProjection, dumps
+from shared.projections import SqlProjection
 
 NOTICES_CHANNEL = "aidport_notices"
 
 
-class RoundsProjection(RowProjection):
+class RoundsProjection(SqlProjection):
     name = "allocation_rounds"
     tables = ("allocation_rounds",)
+    key_field = "round_id"
     statements: ClassVar[dict[str, str]] = {
         AllocationRoundDecided.event_type: """
             INSERT INTO allocation_rounds (round_id, shipment_id, policy, decided_at, lines,
                 last_position)
-            VALUES ($1, $2, $3, $4, $5, $6)""",
+            SELECT e.data->>'round_id', (e.data->>'shipment_id')::uuid, e.data->>'policy',
+                (e.data->>'decided_at')::timestamptz, e.data->'lines', e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])""",
     }
 
-    def key(self, decoded: DomainEvent) -> Hashable:
-        assert isinstance(decoded, AllocationRoundDecided)
-        return decoded.round_id
 
-    def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
-        assert isinstance(decoded, AllocationRoundDecided)
-        return (
-            decoded.round_id,
-            decoded.shipment_id,
-            decoded.policy,
-            decoded.decided_at,
-            dumps(event.data["lines"]),
-            event.position,
-        )
-
-
-class NoticesProjection(RowProjection):
+class NoticesProjection(SqlProjection):
     name = "notices"
     tables = ("notices",)
+    key_field = "notice_number"
     statements: ClassVar[dict[str, str]] = {
         AllocatedToProvince.event_type: """
             INSERT INTO notices (notice_number, round_id, shipment_id, province_code, line_no,
                 product, unit, pack_size, quantity, packs, lots, status, allocated_at, position)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13)""",
+            SELECT e.data->>'notice_number', e.data->>'round_id', (e.data->>'shipment_id')::uuid,
+                e.data->>'province_code', (e.data->>'line_no')::int, e.data->>'product',
+                e.data->>'unit',
+                (e.data->>'pack_size')::int, (e.data->>'quantity')::bigint,
+                (e.data->>'packs')::bigint,
+                e.data->'lots', 'new', e.recorded_at, e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])""",
         NoticeAcknowledged.event_type: """
-            UPDATE notices SET status = 'acknowledged', acknowledged_at = $2,
-                acknowledged_by = $3
-            WHERE notice_number = $1""",
+            UPDATE notices n SET status = 'acknowledged',
+                acknowledged_at = (e.data->>'acknowledged_at')::timestamptz,
+                acknowledged_by = e.metadata->>'actor'
+            FROM events e
+            WHERE e.position = ANY($1::bigint[]) AND n.notice_number = e.data->>'notice_number'""",
     }
 
-    def key(self, decoded: DomainEvent) -> Hashable:
-        assert isinstance(decoded, AllocatedToProvince | NoticeAcknowledged)
-        return decoded.notice_number
-
-    def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
-        match decoded:
-            case AllocatedToProvince() as notice:
-                return (
-                    notice.notice_number,
-                    notice.round_id,
-                    notice.shipment_id,
-                    notice.province_code,
-                    notice.line_no,
-                    notice.product,
-                    notice.unit.value,
-                    notice.pack_size,
-                    notice.quantity,
-                    notice.packs,
-                    dumps(event.data["lots"]),
-                    event.recorded_at,
-                    event.position,
-                )
-            case NoticeAcknowledged() as ack:
-                return (ack.notice_number, ack.acknowledged_at, event.metadata.get("actor"))
-        raise TypeError(event.event_type)
-
-    async def after_batch(self, conn: Conn, decoded: Sequence[DomainEvent]) -> None:
-        provinces = sorted(
-            {
-                e.province_code
-                for e in decoded
-                if isinstance(e, AllocatedToProvince | NoticeAcknowledged)
-            }
-        )
+    async def after_batch(self, conn: Conn, positions: Sequence[int]) -> None:
         await conn.execute(
-            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", NOTICES_CHANNEL, provinces
+            """SELECT pg_notify($1, p) FROM (SELECT DISTINCT data->>'province_code' AS p
+                   FROM events WHERE position = ANY($2::bigint[])) AS touched
+               ORDER BY p""",
+            NOTICES_CHANNEL,
+            list(positions),
         )

@@ -1,58 +1,40 @@
-"""The ``shipments`` table: what intake officers list and open."""
+"""The ``shipments`` table: what intake officers list and open.
+
+Set-based: each statement projects every event of its type in a batch at once, reading
+them by position (``$1``) from the event store in the same transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import ClassVar
 
-from shared.contracts.base import DomainEvent
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
-from shared.eventstore import RecordedEvent
-from shared.projections import Row, RowProjection, dumps
+from shared.projections import SqlProjection
 
 
-class ShipmentsProjection(RowProjection):
+class ShipmentsProjection(SqlProjection):
     name = "shipments"
     tables = ("shipments",)
+    key_field = "shipment_id"
     statements: ClassVar[dict[str, str]] = {
         ShipmentAnnounced.event_type: """
             INSERT INTO shipments (shipment_id, donor, channel, airport, flight, airway_bill,
                 expected_arrival, consignee, status, lines, announced_at, announced_by,
                 last_position)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'announced', $9, $10, $11, $12)""",
+            SELECT (e.data->>'shipment_id')::uuid, e.data->>'donor', e.data->>'channel',
+                e.data->>'airport',
+                e.data->>'flight', e.data->>'airway_bill',
+                (e.data->>'expected_arrival')::timestamptz,
+                e.data->>'consignee', 'announced', e.data->'lines', e.recorded_at,
+                e.metadata->>'actor', e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])""",
         ShipmentArrived.event_type: """
-            UPDATE shipments SET status = 'arrived', arrived_at = $2, received = $3,
-                remarks = $4, last_position = $5
-            WHERE shipment_id = $1""",
+            UPDATE shipments s SET status = 'arrived',
+                arrived_at = (e.data->>'arrived_at')::timestamptz,
+                received = e.data->'received', remarks = coalesce(e.data->>'remarks', ''),
+                last_position = e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])
+                AND s.shipment_id = (e.data->>'shipment_id')::uuid""",
     }
-
-    def key(self, decoded: DomainEvent) -> Hashable:
-        assert isinstance(decoded, ShipmentAnnounced | ShipmentArrived)
-        return decoded.shipment_id
-
-    def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
-        match decoded:
-            case ShipmentAnnounced() as e:
-                return (
-                    e.shipment_id,
-                    e.donor,
-                    e.channel.value,
-                    e.airport,
-                    e.flight,
-                    e.airway_bill,
-                    e.expected_arrival,
-                    e.consignee,
-                    dumps(event.data["lines"]),
-                    event.recorded_at,
-                    event.metadata.get("actor"),
-                    event.position,
-                )
-            case ShipmentArrived() as arrived:
-                return (
-                    arrived.shipment_id,
-                    arrived.arrived_at,
-                    dumps(event.data["received"]),
-                    arrived.remarks,
-                    event.position,
-                )
-        raise TypeError(event.event_type)

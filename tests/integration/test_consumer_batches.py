@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -22,7 +22,7 @@ from shared.db import Conn
 from shared.decider import Decider, DomainError
 from shared.envelope import Envelope, to_kafka
 from shared.eventstore import ConcurrencyError, EventStore, NewEvent, RecordedEvent
-from shared.projections import Row, RowProjection
+from shared.projections import SqlProjection
 from tests.conftest import KafkaBroker
 from tests.integration.kit import make_consumer
 from tests.kafka_helpers import read_topic
@@ -35,24 +35,19 @@ TOTALS = """CREATE TABLE IF NOT EXISTS ping_totals (
     last_n int NOT NULL, last_position bigint NOT NULL)"""
 
 
-class PingTotals(RowProjection):
-    types = test_types
+class PingTotals(SqlProjection):
     name = "ping_totals"
     tables = ("ping_totals",)
+    key_field = "shipment_id"
     statements: ClassVar[dict[str, str]] = {
         Ping.event_type: """
             INSERT INTO ping_totals (stream_id, events, total, last_n, last_position)
-            VALUES ($1, 1, $2::int, $2::int, $3)
+            SELECT stream_id, 1, (data->>'n')::int, (data->>'n')::int, position
+            FROM events WHERE position = ANY($1::bigint[])
             ON CONFLICT (stream_id) DO UPDATE SET events = ping_totals.events + 1,
-                total = ping_totals.total + $2::int, last_n = $2::int, last_position = $3""",
+                total = ping_totals.total + excluded.total, last_n = excluded.last_n,
+                last_position = excluded.last_position""",
     }
-
-    def key(self, decoded: DomainEvent) -> Hashable:
-        return decoded.shipment_id
-
-    def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
-        assert isinstance(decoded, Ping)
-        return (event.stream_id, decoded.n, event.position)
 
 
 Command = tuple[uuid.UUID, int]

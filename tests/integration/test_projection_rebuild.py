@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Hashable
 from typing import ClassVar
 
 import asyncpg
 import pytest
 
-from shared.contracts.base import DomainEvent
 from shared.db import Conn
 from shared.eventstore import EventStore, RecordedEvent
-from shared.projections import Row, RowProjection, project, rebuild
-from tests.sample_events import Ping, ping, test_types
+from shared.projections import SqlProjection, project, rebuild
+from tests.sample_events import Ping, ping
 
 pytestmark = pytest.mark.integration
 
@@ -62,24 +60,19 @@ async def test_rebuilt_projection_equals_incremental(pool: asyncpg.Pool) -> None
     assert [dict(r) for r in rebuilt] == [dict(r) for r in incremental]
 
 
-class StreamLast(RowProjection):
+class StreamLast(SqlProjection):
     """A set-based projection with a secondary index: the rebuild keeps its name."""
 
     name = "stream_last"
     tables = ("stream_last",)
-    types = test_types
+    key_field = "shipment_id"
     statements: ClassVar[dict[str, str]] = {
         Ping.event_type: "INSERT INTO stream_last (stream_id, n, last_position)"
-        " VALUES ($1, $2, $3) ON CONFLICT (stream_id) DO UPDATE SET n = $2,"
-        " last_position = $3",
+        " SELECT stream_id, (data->>'n')::int, position FROM events"
+        " WHERE position = ANY($1::bigint[])"
+        " ON CONFLICT (stream_id) DO UPDATE SET n = excluded.n,"
+        " last_position = excluded.last_position",
     }
-
-    def key(self, decoded: DomainEvent) -> Hashable:
-        return decoded.shipment_id
-
-    def row(self, event: RecordedEvent, decoded: DomainEvent) -> Row:
-        assert isinstance(decoded, Ping)
-        return (event.stream_id, decoded.n, event.position)
 
 
 async def test_a_rebuild_swaps_in_fresh_tables_with_the_same_indexes(pool: asyncpg.Pool) -> None:
