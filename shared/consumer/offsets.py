@@ -56,12 +56,14 @@ def _columns(offsets: dict[TopicPartition, int]) -> tuple[list[str], list[int], 
     )
 
 
-async def commit_to_kafka(consumer: AIOKafkaConsumer | None, group: str, batch: Batch) -> None:
+async def commit_to_kafka(
+    consumer: AIOKafkaConsumer, group: str, positions: Mapping[TopicPartition, int]
+) -> None:
     """Informational only (lag in Kafka tools); Postgres holds the truth."""
-    if consumer is None or not batch:
+    if not positions:
         return
     try:
-        await consumer.commit(next_offsets(batch))
+        await consumer.commit(dict(positions))
     except KafkaError as error:
         log.debug("consumer %s: Kafka commit skipped: %r", group, error)
 
