@@ -132,16 +132,17 @@ async def rebuild(
 ) -> int:
     """Rebuild from scratch into fresh tables and swap them in; returns the events replayed.
 
-    One transaction: the live tables are locked in SHARE mode, so readers go on reading
-    them while writers wait (an event committed during the rebuild would otherwise be
-    missing from the fresh tables); the fresh tables live in ``REBUILD_SCHEMA``, first on
-    the search path, so the projections' unqualified SQL writes to them; at the end the
-    old tables are dropped and the fresh ones moved into place with their index names."""
+    One transaction: the live tables are locked in SHARE ROW EXCLUSIVE mode, so readers go
+    on reading them while writers (and a second rebuild) wait: an event committed during
+    the rebuild would otherwise be missing from the fresh tables. The fresh tables live in
+    ``REBUILD_SCHEMA``, first on the search path, so the projections' unqualified SQL
+    writes to them; at the end the old tables are dropped and the fresh ones moved into
+    place with their index names."""
     tables = [t for p in projections for t in p.tables]
     replayed = 0
     async with pool.acquire() as conn, conn.transaction():
         if tables:
-            await conn.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE")
+            await conn.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE")
         await _create_fresh_tables(conn, tables)
         position = 0
         while events := await _page(conn, store, projections, position, page):
