@@ -104,12 +104,15 @@ class BatchUnitOfWork(Generic[S, C]):
         if not decided:
             return []
         store = self.handler.store
-        data = [e.event.to_data() for _, _, e in decided]
-        encoded = [json.dumps(d) for d in data]
+        # pydantic's own JSON is ``to_data()`` serialised, several times faster.
+        encoded = [e.event.model_dump_json() for _, _, e in decided]
+        data = [json.loads(text) for text in encoded]
         metadata = [json.dumps(e.metadata) for _, _, e in decided]
-        for (_, _, new), d, m in zip(decided, encoded, metadata, strict=True):
-            if len(d) + len(m) > store.max_event_bytes:
-                raise EventTooLarge(new.event.event_type, len(d) + len(m), store.max_event_bytes)
+        for (_, _, new), text, d, m in zip(decided, encoded, data, metadata, strict=True):
+            # Sized as EventStore.append sizes it: non-ASCII characters as their escapes.
+            size = (len(text) if text.isascii() else len(json.dumps(d))) + len(m)
+            if size > store.max_event_bytes:
+                raise EventTooLarge(new.event.event_type, size, store.max_event_bytes)
         # Gap-safe ordering as EventStore.append has it (commits in position order).
         await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
         try:
