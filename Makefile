@@ -49,7 +49,7 @@ rebuild: $(STAMP)
 	$(BIN)/python -m shared.rebuild $(SERVICE)
 
 bench: $(STAMP) $(JARS)
-	$(BIN)/python -m bench.relay_throughput
+	$(BIN)/python -m bench
 
 # The local data (.data: PostgreSQL, Kafka, service logs) and the tool caches; the Kafka jars
 # in .cache and the virtualenv stay (distclean removes them too).

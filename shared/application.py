@@ -1,8 +1,13 @@
 """The application layer: load a stream, decide in pure code, append, project.
 
 ``CommandHandler.handle`` runs inside the caller's transaction (an HTTP request or a
-consumer batch); ``in_transaction`` opens one and retries it when another command
-appended to the same stream first.
+consumer batch) and sends three statements: the load, the append (which checks the
+expected version itself) and the projections' updates. ``in_transaction`` opens the
+transaction and runs the work again, from the start, after a concurrency conflict.
+
+The store keeps each stream's events in version order (the append checks it); events of
+different streams go in the order of their transactions' ids, which a transaction takes at
+its first write.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 Domain modules implement these as plain functions; the application layer loads a
 stream, folds it with ``evolve``, calls ``decide`` and appends the result. No I/O here.
+
+Domain errors say what KIND of thing went wrong, never how a transport reports it: the
+HTTP adapter maps each kind to a status in one table (``shared.http.problems``).
 """
 
 from __future__ import annotations
@@ -16,10 +19,8 @@ C = TypeVar("C")
 
 
 class DomainError(Exception):
-    """A command broke a business rule. ``status`` is the HTTP status it maps to."""
-
-    status = 422
-    title = "Business rule violated"
+    """A command cannot be carried out. ``field`` points at the input at fault, ``code`` is
+    a stable reason that clients may act upon."""
 
     def __init__(self, detail: str, *, field: str | None = None, code: str = "rule") -> None:
         super().__init__(detail)
@@ -28,26 +29,24 @@ class DomainError(Exception):
         self.code = code
 
 
-class InvalidCommand(DomainError):
-    status = 422
-    title = "Invalid command"
+class InvalidInput(DomainError):
+    """The command's own data breaks a rule (an unknown airport, lots that do not add up)."""
 
 
 class NotFound(DomainError):
-    status = 404
-    title = "Not found"
+    """The command or query names something that does not exist."""
 
 
-class Conflict(DomainError):
+class StateConflict(DomainError):
     """The command does not fit the current state (e.g. a second arrival)."""
 
-    status = 409
-    title = "Conflict with the current state"
+
+class RuleBroken(DomainError):
+    """A business rule forbids the command whatever its data and state say."""
 
 
-class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
+class NotPermitted(DomainError):
+    """The command is addressed to someone else's record (e.g. another province's notice)."""
 
 
 class Decider(Generic[S, C]):

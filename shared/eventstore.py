@@ -1,17 +1,28 @@
-"""The event store on asyncpg: load a stream, append with an expected version, read by position.
+"""The event store on asyncpg: load a stream, append with an expected version, read in order.
 
-Gap-safe ordering: an append takes ``LOCK TABLE events IN EXCLUSIVE MODE`` inside its
-transaction (as the ``eventsourcing`` library does), so appends commit one after the
-other in position order. A reader tailing by position therefore never sees position
-N+1 before N has committed, and never skips an event. Readers are not blocked: plain
-SELECTs take ACCESS SHARE, which EXCLUSIVE allows.
+Gap-safe order without a table lock. Each event records the id of the transaction that
+wrote it (``transaction_id``, an ``xid8``, from a column DEFAULT). Readers go through the
+store in (transaction_id, position) order and only as far as the oldest transaction still
+running (``pg_snapshot_xmin``): every transaction below that one has ended, so nothing can
+ever appear before a reader's position, and a reader that moves on never skips an event
+that commits late. Appends do not wait for each other; the cost is that one long
+transaction anywhere in the PostgreSQL cluster holds readers back until it ends.
+
+A reader's checkpoint is the position of the last event it read: a position names one
+event, whose transaction id is looked up, so (transaction_id, position) is the real key.
+
+Per-stream order holds as well: an append only goes after its expected version when that
+event's transaction is not younger than its own (else a ConcurrencyError retries the
+command in a new transaction, which is younger). Two appends with the same expected version
+clash on ``UNIQUE (stream_id, stream_version)``: the loser gets a ConcurrencyError.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,17 +32,20 @@ import asyncpg
 
 from shared.contracts.base import DomainEvent, EventRegistry, JsonDict, registry
 from shared.contracts.limits import DEFAULT_MAX_EVENT_BYTES
-from shared.db import Conn
+from shared.db import Conn, to_json
 from shared.observability import CONCURRENCY_CONFLICTS, EVENTS_APPENDED
 
 NOTIFY_CHANNEL = "aidport_events"
+"""Wakes the active relay (admin requests); appends do not notify, the relay polls."""
+STREAM_VERSION_CONSTRAINT = "events_stream_id_stream_version_key"
 
 
 class ConcurrencyError(Exception):
     """Another command appended to the stream since it was loaded."""
 
-    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
-        super().__init__(f"stream {stream_id}: expected version {expected}, found {actual}")
+    def __init__(self, stream_id: str, expected: int | None = None, actual: int | None = None):
+        found = "another command appended to it first" if actual is None else f"found {actual}"
+        super().__init__(f"stream {stream_id}: expected version {expected}, {found}")
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
@@ -67,6 +81,7 @@ class RecordedEvent:
     data: JsonDict
     metadata: JsonDict
     recorded_at: datetime
+    transaction_id: int = 0  # of the transaction that wrote it: readers go in this order
 
     def decode(self, types: EventRegistry = registry) -> DomainEvent:
         return types.decode(self.event_type, self.data)
@@ -77,6 +92,38 @@ class RecordedEvent:
         return str(self.data.get("shipment_id") or self.stream_id)
 
 
+@contextlib.contextmanager
+def appending_conflicts(
+    stream_id: str | None = None, expected: int | None = None
+) -> Iterator[None]:
+    """Turns a clash on ``UNIQUE (stream_id, stream_version)`` into a ConcurrencyError.
+
+    For any INSERT INTO events: another transaction appended the same version first.
+    """
+    try:
+        yield
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name != STREAM_VERSION_CONSTRAINT:
+            raise
+        raise ConcurrencyError(stream_id or _stream_in(error), expected) from error
+
+
+def _stream_in(error: asyncpg.UniqueViolationError) -> str:
+    # detail: Key (stream_id, stream_version)=(<stream>, <version>) already exists.
+    found = re.search(r"=\((.*), \d+\)", error.detail or "")
+    return found.group(1) if found else "?"
+
+
+def published_size(text: str) -> int:
+    """The bytes of this JSON as the relay publishes it: ``json.dumps`` escapes each
+    non-ASCII character as \\uXXXX (six bytes; two of them beyond the BMP)."""
+    if text.isascii():
+        return len(text)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    utf16_units = len(text.encode("utf-16-le")) // 2
+    return ascii_chars + 6 * (utf16_units - ascii_chars)
+
+
 def _record(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(
         position=row["position"],
@@ -84,13 +131,53 @@ def _record(row: asyncpg.Record) -> RecordedEvent:
         stream_version=row["stream_version"],
         event_id=row["event_id"],
         event_type=row["event_type"],
-        data=json.loads(row["data"]),
-        metadata=json.loads(row["metadata"]),
+        data=row["data"],
+        metadata=row["metadata"],
         recorded_at=row["recorded_at"],
+        transaction_id=row["transaction_id"],
     )
 
 
-_COLUMNS = "position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at"
+_COLUMNS = (
+    "position, stream_id, stream_version, event_id, event_type, data, metadata, recorded_at,"
+    " transaction_id"
+)
+
+# One statement: checks the expected version (it must exist, written by a transaction not
+# younger than this one), inserts the events in order, and returns what the table assigned.
+# A clash with a concurrent append of the same version fails on the unique constraint.
+_APPEND = """
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata)
+SELECT $1, $2 + n, id, t, d::jsonb, m::jsonb
+FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS e(id, t, d, m, n)
+WHERE $2 = 0 OR EXISTS (
+    SELECT FROM events WHERE stream_id = $1 AND stream_version = $2
+                         AND transaction_id <= pg_current_xact_id())
+ORDER BY n
+RETURNING position, stream_version, recorded_at, transaction_id
+"""
+
+# The events after the one at position $1 (0: from the start), in transaction order, below
+# the oldest running transaction. A position that names no event reads nothing.
+_READ_AFTER = f"""
+SELECT {_COLUMNS} FROM events
+WHERE (transaction_id, position) > (
+        CASE WHEN $1 = 0 THEN '0'::xid8
+             ELSE (SELECT transaction_id FROM events WHERE position = $1) END, $1)
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id, position
+LIMIT $2
+"""
+
+_PENDING = """
+SELECT coalesce((SELECT max(position) FROM events), 0) - $1 AS backlog,
+       (SELECT recorded_at FROM events
+        WHERE (transaction_id, position) > (
+                CASE WHEN $1 = 0 THEN '0'::xid8
+                     ELSE (SELECT transaction_id FROM events WHERE position = $1) END, $1)
+        ORDER BY transaction_id, position LIMIT 1) AS oldest
+"""
+
 Executor = Conn | asyncpg.Pool
 
 
@@ -113,54 +200,82 @@ class EventStore:
         expected_version: int,
         events: Sequence[NewEvent],
     ) -> list[RecordedEvent]:
-        """Append inside the caller's transaction; raises ConcurrencyError on a clash."""
+        """Append inside the caller's transaction, in one statement; raises ConcurrencyError
+        when the stream is not at ``expected_version`` (the transaction is then spoilt)."""
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside a transaction")
         if not events:
             return []
-        data = [json.dumps(e.event.to_data()) for e in events]
-        metadata = [json.dumps(e.metadata) for e in events]
-        for event, encoded, meta in zip(events, data, metadata, strict=True):
-            self._check_size(event.event.event_type, len(encoded) + len(meta))
-        await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-        actual = await conn.fetchval(
-            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
-        )
-        if actual != expected_version:
+        data = [e.event.to_data() for e in events]
+        texts = [to_json(d) for d in data]
+        metadata = [to_json(e.metadata) for e in events]
+        for event, text, meta in zip(events, texts, metadata, strict=True):
+            self._check_size(event.event.event_type, published_size(text) + published_size(meta))
+        try:
+            with appending_conflicts(stream_id, expected_version):
+                rows = await conn.fetch(
+                    _APPEND,
+                    stream_id,
+                    expected_version,
+                    [e.event_id for e in events],
+                    [e.event.event_type for e in events],
+                    texts,
+                    metadata,
+                )
+        except ConcurrencyError:
             CONCURRENCY_CONFLICTS.labels(self.service).inc()
-            raise ConcurrencyError(stream_id, expected_version, actual)
-        rows = await conn.fetch(
-            f"""INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata)
-                SELECT $1, $2 + n, id, t, d::jsonb, m::jsonb
-                FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[])
-                     WITH ORDINALITY AS e(id, t, d, m, n)
-                ORDER BY n
-                RETURNING {_COLUMNS}""",
-            stream_id,
-            expected_version,
-            [e.event_id for e in events],
-            [e.event.event_type for e in events],
-            data,
-            metadata,
-        )
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+            raise
+        if not rows:  # the expected version is missing, or younger than this transaction
+            CONCURRENCY_CONFLICTS.labels(self.service).inc()
+            raise ConcurrencyError(stream_id, expected_version)
         for e in events:
             EVENTS_APPENDED.labels(self.service, e.event.event_type).inc()
-        return sorted((_record(r) for r in rows), key=lambda r: r.position)
+        return [
+            RecordedEvent(
+                position=row["position"],
+                stream_id=stream_id,
+                stream_version=row["stream_version"],
+                event_id=e.event_id,
+                event_type=e.event.event_type,
+                data=d,
+                metadata=e.metadata,
+                recorded_at=row["recorded_at"],
+                transaction_id=row["transaction_id"],
+            )
+            for e, d, row in zip(
+                events, data, sorted(rows, key=lambda r: r["stream_version"]), strict=True
+            )
+        ]
 
     def _check_size(self, event_type: str, size: int) -> None:
-        # json.dumps escapes every non-ASCII character, so characters count as their bytes.
         if size > self.max_event_bytes:
             raise EventTooLarge(event_type, size, self.max_event_bytes)
 
     async def read_all(self, db: Executor, after: int = 0, limit: int = 500) -> list[RecordedEvent]:
-        rows = await db.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
-            after,
-            limit,
-        )
+        """The next events in the store's global order after the event at position ``after``
+        (0: from the start); only committed ones, and none can later appear before them.
+
+        ``after`` must be 0 or the position of an event read from this store. Inside a
+        transaction that has written, only events of older transactions are returned.
+        """
+        rows = await db.fetch(_READ_AFTER, after, limit)
         return [_record(r) for r in rows]
 
+    async def event_at(self, db: Executor, position: int) -> RecordedEvent | None:
+        row = await db.fetchrow(f"SELECT {_COLUMNS} FROM events WHERE position = $1", position)
+        return None if row is None else _record(row)
+
+    async def pending(self, db: Executor, after: int) -> tuple[int, datetime | None]:
+        """Roughly how many events follow the one at ``after`` (by position: index lookups
+        only, a count would rescan a long backlog), and when the first of them was recorded."""
+        row = await db.fetchrow(_PENDING, after)
+        assert row is not None
+        return max(int(row["backlog"]), 0), row["oldest"]
+
     async def head(self, db: Executor) -> int:
-        value: Any = await db.fetchval("SELECT coalesce(max(position), 0) FROM events")
-        return int(value)
+        """The position of the last event in the global order (0 when empty): the
+        checkpoint of a reader that has read everything committed so far."""
+        value: Any = await db.fetchval(
+            "SELECT position FROM events ORDER BY transaction_id DESC, position DESC LIMIT 1"
+        )
+        return int(value or 0)

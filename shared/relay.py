@@ -1,10 +1,14 @@
-"""The outbox relay: publishes the service's events table to its Kafka topic in position order.
+"""The outbox relay: publishes the service's events table to its Kafka topic, in order.
 
 One relay is active per service: it holds a session-level Postgres advisory lock on its
 own connection, so a second replica waits until the first one dies. It publishes a batch
 with an idempotent producer, waits for the broker's acknowledgements, and only then moves
 its checkpoint. A crash in between re-publishes the batch; consumers deduplicate by event id.
-It is woken by LISTEN/NOTIFY on each append and polls as a fallback.
+It reads the store in its gap-safe global order (``EventStore.read_all``); its checkpoint is
+the position of the last event it published. Appends do not notify (a NOTIFY takes a lock
+that serialises every commit of the database): the relay polls, at once again after a batch,
+and with a wait that doubles from ``min_wait`` to ``poll_interval`` while nothing comes.
+An admin request (retry, skip) wakes it with a NOTIFY.
 
 An event the broker refuses for good (too large, an invalid record) does not stop it: the
 event is quarantined (``relay_quarantine``), the later events of its stream are held behind
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,7 +46,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
-from shared.db import Conn
+from shared.db import Conn, connect
 from shared.envelope import to_kafka
 from shared.eventstore import NOTIFY_CHANNEL, EventStore, RecordedEvent
 from shared.observability import (
@@ -113,7 +118,10 @@ class Relay:
         topic: str,
         producer_factory: ProducerFactory,
         batch_size: int = 500,
-        poll_interval: float = 1.0,
+        poll_interval: float = 0.1,
+        min_wait: float = 0.002,
+        housekeeping_interval: float = 1.0,
+        lock_poll_interval: float = 1.0,
         after_publish: Callable[[list[RecordedEvent]], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
@@ -121,7 +129,10 @@ class Relay:
         self.topic = topic
         self.producer_factory = producer_factory
         self.batch_size = batch_size
-        self.poll_interval = poll_interval
+        self.poll_interval = poll_interval  # the longest wait between two reads
+        self.min_wait = min_wait  # the first wait after a read found nothing
+        self.housekeeping_interval = housekeeping_interval  # admin requests, backlog gauges
+        self.lock_poll_interval = lock_poll_interval  # a standby's tries for the lock
         self.after_publish = after_publish  # a test hook: runs between publish and checkpoint
         self.store = EventStore(service)
         self.lock_key = zlib.crc32(f"aidport-relay:{service}".encode())
@@ -148,7 +159,7 @@ class Relay:
                 backoff.reset()
 
     async def _run_once(self) -> None:
-        conn = await asyncpg.connect(self.dsn)
+        conn = await connect(self.dsn)
         try:
             await self._acquire_lock(conn)
             await conn.add_listener(NOTIFY_CHANNEL, self._notified)
@@ -170,7 +181,7 @@ class Relay:
     async def _acquire_lock(self, conn: Conn) -> None:
         # Polling, not pg_advisory_lock: a blocked call could not notice a dead connection.
         while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):  # noqa: ASYNC110
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(self.lock_poll_interval)
         log.info("relay %s is the active publisher", self.service)
 
     def _notified(self, *_: Any) -> None:
@@ -179,24 +190,31 @@ class Relay:
     async def _publish_forever(self, conn: Conn) -> None:
         checkpoint = await self._checkpoint(conn)
         await self._observe_quarantine(conn)
+        idle = Backoff(initial=self.min_wait, maximum=self.poll_interval)
+        housekeeping_due = 0.0
         while True:
-            self._wake.clear()
-            await self._resolve_requests(conn)
+            if self._wake.is_set() or time.monotonic() >= housekeeping_due:
+                self._wake.clear()
+                await self._resolve_requests(conn)
+                await self._observe_backlog(conn, checkpoint)
+                housekeeping_due = time.monotonic() + self.housekeeping_interval
             batch = await self.store.read_all(conn, after=checkpoint, limit=self.batch_size)
-            await self._observe_backlog(conn, checkpoint)
             if not batch:
-                await self._sleep_until_woken()
+                await self._sleep_until_woken(idle.next_delay())
                 continue
+            idle.reset()
             set_aside = await self._publish(batch, await self._blocked_streams(conn))
             if self.after_publish is not None:
                 await self.after_publish(batch)
             checkpoint = batch[-1].position
-            async with conn.transaction():
-                await self._set_aside(conn, set_aside)
+            if set_aside:
+                async with conn.transaction():
+                    await self._set_aside(conn, set_aside)
+                    await self._save_checkpoint(conn, checkpoint)
+                await self._observe_quarantine(conn)
+            else:
                 await self._save_checkpoint(conn, checkpoint)
             RELAY_PUBLISHED.labels(self.service).inc(len(batch) - len(set_aside))
-            if set_aside:
-                await self._observe_quarantine(conn)
 
     async def _publish(self, batch: list[RecordedEvent], blocked: set[str]) -> list[SetAside]:
         """Publish what is not blocked, wave by wave; returns the events set aside."""
@@ -329,7 +347,8 @@ class Relay:
             if entry["requested"] == "skip":
                 await self._resolve(conn, entry["id"], "skipped")
                 continue
-            event = (await self.store.read_all(conn, after=entry["position"] - 1, limit=1))[0]
+            event = await self.store.event_at(conn, entry["position"])
+            assert event is not None  # events are never deleted
             record = to_kafka(event, source=f"aidport/{self.service}")
             try:
                 await self._producer.send_and_wait(
@@ -365,9 +384,9 @@ class Relay:
         for state in ("quarantined", "held"):
             RELAY_QUARANTINED.labels(self.service, state).set(counts.get(state, 0))
 
-    async def _sleep_until_woken(self) -> None:
+    async def _sleep_until_woken(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def _checkpoint(self, conn: Conn) -> int:
         value = await conn.fetchval(
@@ -384,15 +403,7 @@ class Relay:
         )
 
     async def _observe_backlog(self, conn: Conn, checkpoint: int) -> None:
-        # Index lookups only: a count(*) would rescan the whole backlog on every batch.
-        row = await conn.fetchrow(
-            """SELECT coalesce((SELECT max(position) FROM events), 0) - $1 AS backlog,
-                      (SELECT recorded_at FROM events WHERE position > $1
-                       ORDER BY position LIMIT 1) AS oldest""",
-            checkpoint,
-        )
-        assert row is not None
-        RELAY_BACKLOG.labels(self.service).set(row["backlog"])
-        oldest: datetime | None = row["oldest"]
+        backlog, oldest = await self.store.pending(conn, after=checkpoint)
+        RELAY_BACKLOG.labels(self.service).set(backlog)
         age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
         RELAY_OLDEST_AGE.labels(self.service).set(age)

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shared.db import create_pool
 from shared.infra.kafka_broker import KafkaBroker, create_topics, ensure_kafka_jars, free_port
 from shared.infra.postgres import EmbeddedPostgres
 from shared.migrations import migrate
@@ -53,8 +54,7 @@ def database(postgres: EmbeddedPostgres) -> str:
 @pytest.fixture
 async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on a fresh database with the event-sourcing kit's tables."""
-    created = await asyncpg.create_pool(database, min_size=1, max_size=30)
-    assert created is not None
+    created = await create_pool(database, min_size=1, max_size=30)
     async with created.acquire() as conn:
         await migrate(conn)
     yield created

@@ -9,22 +9,22 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from services.allocation import domain
-from services.allocation.application import allocations
+from services.allocation import domain, queries
+from services.allocation.application import AcknowledgeHandler, allocations
+from services.allocation.domain import NoticeStatus
 from services.allocation.feed import HEARTBEAT_SECONDS, NoticeFeed
+from services.allocation.queries import NoticeView, RoundView
 from shared.auth import Principal, Role
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
-from shared.http.pagination import Page, decode_cursor, page_of, position
+from shared.http.pagination import Page, decode_cursor, position
 from shared.http.security import CurrentUser
-from shared.observability import observe_lead_time
 from shared.reference_data import province_codes, provinces
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
@@ -41,30 +41,12 @@ class ProvincePublic(BaseModel):
     population_scale: int
 
 
-class NoticePublic(BaseModel):
-    notice_number: str
-    round_id: str
-    shipment_id: UUID
-    province_code: str
-    line_no: int
-    product: str
-    unit: str
-    pack_size: int
-    quantity: int
-    packs: int
-    lots: list[dict[str, Any]]
-    status: str
-    allocated_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
+class NoticePublic(NoticeView):
+    """A notice as the API shows it, without its inbox position."""
 
 
-class RoundPublic(BaseModel):
-    round_id: str
-    shipment_id: UUID
-    policy: str
-    decided_at: datetime
-    lines: list[dict[str, Any]]
+class RoundPublic(RoundView):
+    """An allocation round as the API shows it."""
 
 
 def _may_read_province(user: Principal, code: str) -> None:
@@ -72,22 +54,6 @@ def _may_read_province(user: Principal, code: str) -> None:
         raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
     user.require(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
     user.require_scope(code, "province")
-
-
-def _notice(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    data["lots"] = json.loads(data["lots"])
-    data.pop("position", None)
-    return NoticePublic.model_validate(data).model_dump(mode="json")
-
-
-async def _find_notice(db: Conn | asyncpg.Pool, code: str, number: str) -> dict[str, Any]:
-    row = await db.fetchrow(
-        "SELECT * FROM notices WHERE notice_number = $1 AND province_code = $2", number, code
-    )
-    if row is None:
-        raise NotFound(f"no notice {number} for province {code}", code="notice-not-found")
-    return _notice(row)
 
 
 @router.get("/provinces", response_model=list[ProvincePublic])
@@ -100,23 +66,14 @@ async def inbox(
     code: ProvinceCode,
     runtime: RuntimeDep,
     user: CurrentUser,
-    status: Annotated[str | None, Query(pattern="^(new|acknowledged)$")] = None,
+    status: NoticeStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> dict[str, Any]:
+) -> Page[queries.NoticeInInbox]:
     """A province's allocation notices, newest first."""
     _may_read_province(user, code)
     after = decode_cursor(cursor, position)
-    rows = await runtime.pool.fetch(
-        """SELECT * FROM notices WHERE province_code = $1 AND ($2::text IS NULL OR status = $2)
-             AND ($3::bigint IS NULL OR position < $3)
-           ORDER BY position DESC LIMIT $4""",
-        code,
-        status,
-        after[0] if after else None,
-        limit + 1,
-    )
-    return page_of(rows, limit, _notice, "position")
+    return await queries.inbox_page(runtime.pool, code, status, after[0] if after else None, limit)
 
 
 @router.get("/provinces/{code}/notices/stream", response_class=StreamingResponse)
@@ -135,11 +92,7 @@ async def live_inbox(
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                count = await runtime.pool.fetchval(
-                    "SELECT count(*) FILTER (WHERE status = 'new') FROM notices"
-                    " WHERE province_code = $1",
-                    code,
-                )
+                count = await queries.new_notices(runtime.pool, code)
                 yield f"event: notice\ndata: {json.dumps({'province': code, 'new': count})}\n\n"
 
     return StreamingResponse(
@@ -150,9 +103,9 @@ async def live_inbox(
 @router.get("/provinces/{code}/notices/{number}", response_model=NoticePublic)
 async def get_notice(
     code: ProvinceCode, number: NoticeNumber, runtime: RuntimeDep, user: CurrentUser
-) -> Any:
+) -> NoticeView:
     _may_read_province(user, code)
-    return await _find_notice(runtime.pool, code, number)
+    return await queries.existing_notice(runtime.pool, code, number)
 
 
 @router.post("/provinces/{code}/notices/{number}/acknowledge", response_model=NoticePublic)
@@ -169,21 +122,14 @@ async def acknowledge(
         raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
     user.require(Role.PROVINCE_OFFICER)
     user.require_scope(code, "province")
-    notice = await _find_notice(runtime.pool, code, number)
     command = domain.AcknowledgeNotice(
         notice_number=number, province_code=code, now=datetime.now(UTC)
     )
+    handle = AcknowledgeHandler(allocations(runtime))
 
-    async def action(conn: Conn) -> tuple[int, Any]:
-        await allocations(runtime).handle(
-            conn, str(notice["shipment_id"]), command, command_metadata(user, request)
-        )
-        acknowledged = await _find_notice(conn, code, number)
-        if notice["status"] == "new":
-            observe_lead_time(
-                "allocated_to_acknowledged", notice["allocated_at"], acknowledged["acknowledged_at"]
-            )
-        return 200, acknowledged
+    async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
+        acknowledged = await handle(conn, command, command_metadata(user, request))
+        return 200, acknowledged.model_dump(mode="json")
 
     return await run_command(request, runtime, user, {"notice": number}, action, idempotency_key)
 
@@ -191,27 +137,12 @@ async def acknowledge(
 @router.get("/rounds", response_model=list[RoundPublic])
 async def list_rounds(
     runtime: RuntimeDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[dict[str, Any]]:
+) -> list[RoundView]:
     user.require(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM allocation_rounds ORDER BY decided_at DESC LIMIT $1", limit
-    )
-    return [_round(r) for r in rows]
+    return await queries.latest_rounds(runtime.pool, limit)
 
 
 @router.get("/rounds/{shipment_id}", response_model=RoundPublic)
-async def get_round(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> Any:
+async def get_round(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> RoundView:
     user.require(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
-    row = await runtime.pool.fetchrow(
-        "SELECT * FROM allocation_rounds WHERE shipment_id = $1", shipment_id
-    )
-    if row is None:
-        raise NotFound(f"no allocation round for shipment {shipment_id}", code="round-not-found")
-    return _round(row)
-
-
-def _round(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    data["lines"] = json.loads(data["lines"])
-    data.pop("last_position", None)
-    return RoundPublic.model_validate(data).model_dump(mode="json")
+    return await queries.existing_round(runtime.pool, shipment_id)

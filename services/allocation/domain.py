@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 from uuid import UUID
@@ -23,8 +24,16 @@ from shared.contracts.allocation import (
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import ClearedFastTrack
+from shared.contracts.rules import check_lots_add_up
 from shared.contracts.values import LineItem, Lot
-from shared.decider import Decider, Forbidden, InvalidCommand, NotFound
+from shared.decider import Decider, InvalidInput, NotFound, NotPermitted
+
+
+class NoticeStatus(StrEnum):
+    """An allocation notice's status in a province's inbox."""
+
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
 
 
 class Recipient(Protocol):
@@ -115,7 +124,8 @@ def decide_round(command: DecideRound, state: ConsignmentAllocation) -> list[Dom
     lines: list[LineAllocation] = []
     notices: list[DomainEvent] = []
     for index, line in enumerate(cleared.lines):
-        _check_cleared_line(line, f"cleared/lines/{index}")
+        # Customs builds lines this way; one that does not add up would lose doses in FEFO.
+        check_lots_add_up(line, f"cleared/lines/{index}")
         summary, line_notices = _allocate_line(cleared.shipment_id, round_id, line, weights)
         lines.append(summary)
         notices += line_notices
@@ -132,19 +142,8 @@ def decide_round(command: DecideRound, state: ConsignmentAllocation) -> list[Dom
 def _weights(recipients: tuple[Recipient, ...]) -> dict[str, int]:
     weights = {r.code: r.population_scale for r in recipients}
     if len(weights) != len(recipients):  # a duplicate would silently drop a province's share
-        raise InvalidCommand("a province is listed twice", field="provinces")
+        raise InvalidInput("a province is listed twice", field="provinces")
     return weights
-
-
-def _check_cleared_line(line: LineItem, where: str) -> None:
-    # Customs builds lines this way; a line that does not add up would lose doses in FEFO.
-    total = sum(lot.quantity for lot in line.lots)
-    if line.lots and total != line.quantity:
-        raise InvalidCommand(
-            f"line {line.line_no}: the lots add up to {total}, the line says {line.quantity}",
-            field=f"{where}/lots",
-            code="lots-do-not-add-up",
-        )
 
 
 def _allocate_line(
@@ -201,7 +200,7 @@ def acknowledge(command: AcknowledgeNotice, state: ConsignmentAllocation) -> lis
             f"no notice {command.notice_number}", field="notice_number", code="notice-not-found"
         )
     if notice.province_code != command.province_code:
-        raise Forbidden(
+        raise NotPermitted(
             f"notice {command.notice_number} is not addressed to province {command.province_code}",
             field="province_code",
             code="other-province",

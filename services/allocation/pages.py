@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.allocation import queries
 from shared.auth import Principal, Role
 from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in
@@ -26,10 +25,7 @@ async def home(request: Request, runtime: RuntimeDep, user: MaybeUser) -> Respon
         if not reader.scope:
             raise PageForbidden(reader)
         return RedirectResponse(f"/provinces/{reader.scope[0]}", status_code=303)
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM allocation_rounds ORDER BY decided_at DESC LIMIT 50"
-    )
-    rounds = [page_row(r, "lines") for r in rows]
+    rounds = [page_row(r.model_dump()) for r in await queries.latest_rounds(runtime.pool)]
     return render(request, "rounds.html", user=reader, rounds=rounds, provinces=provinces())
 
 
@@ -55,13 +51,5 @@ async def _inbox(
         return render(request, "not_found.html", status_code=404, user=reader)
     if not reader.covers(code):  # a province officer reads its own province only
         raise PageForbidden(reader)
-    return render(
-        request, template, user=reader, province=province, notices=await _notices(runtime, code)
-    )
-
-
-async def _notices(runtime: Runtime, code: str) -> list[dict[str, Any]]:
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM notices WHERE province_code = $1 ORDER BY position DESC LIMIT 100", code
-    )
-    return [page_row(r, "lots") for r in rows]
+    notices = [page_row(n.model_dump()) for n in await queries.inbox(runtime.pool, code)]
+    return render(request, template, user=reader, province=province, notices=notices)

@@ -36,18 +36,16 @@ def reaction(runtime: Runtime) -> Reaction:
             observe_lead_time("cleared_to_allocated", envelope.event.cleared_at, command.now)
 
     async def many(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-        commands = [
-            StreamCommand(
-                str(e.event.shipment_id), _command(e.event), reaction_metadata(service, e)
-            )
-            for e in envelopes
-            if isinstance(e.event, ClearedFastTrack)
+        decided = [
+            (e, _command(e.event)) for e in envelopes if isinstance(e.event, ClearedFastTrack)
+        ]
+        commands: list[StreamCommand[domain.Command]] = [
+            StreamCommand(str(c.cleared.shipment_id), c, reaction_metadata(service, e))
+            for e, c in decided
         ]
         recorded = await BatchUnitOfWork(allocations(runtime)).run(conn, commands)
-        for command, events in zip(commands, recorded, strict=True):
+        for (_, command), events in zip(decided, recorded, strict=True):
             if events:
-                observe_lead_time(
-                    "cleared_to_allocated", command.command.cleared.cleared_at, command.command.now
-                )
+                observe_lead_time("cleared_to_allocated", command.cleared.cleared_at, command.now)
 
     return Reaction(one, many)

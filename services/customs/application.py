@@ -1,16 +1,46 @@
-"""Customs use cases: one clearance case per consignment."""
+"""Customs use cases: one clearance case per consignment.
+
+``cases`` runs the reactions to intake's events (``reactions.py``); ``FastTrackHandler``
+is the officers' command. Both run inside the caller's unit of work.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from uuid import UUID
 
-from services.customs import domain
+from services.customs import domain, queries
 from services.customs.projections import ClearanceCasesProjection
+from services.customs.queries import CaseView
 from shared.application import CommandHandler
+from shared.contracts.base import JsonDict
+from shared.db import Conn
+from shared.eventstore import EventStore
+from shared.observability import observe_lead_time
 from shared.runtime import Runtime
 
 PROJECTIONS = (ClearanceCasesProjection(),)
 
+Cases = CommandHandler[domain.ClearanceCase, domain.Command]
 
-def cases(runtime: Runtime) -> CommandHandler[Any, Any]:
-    return CommandHandler(runtime.store, domain.decider, PROJECTIONS)
+
+def cases(runtime: Runtime) -> Cases:
+    return cases_in(runtime.store)
+
+
+def cases_in(store: EventStore) -> Cases:
+    return CommandHandler(store, domain.decider, PROJECTIONS)
+
+
+@dataclass(frozen=True)
+class FastTrackHandler:
+    cases: Cases
+
+    async def __call__(
+        self, conn: Conn, shipment_id: UUID, command: domain.ClearFastTrack, metadata: JsonDict
+    ) -> CaseView:
+        await self.cases.handle(conn, str(shipment_id), command, metadata)
+        cleared = await queries.existing_case(conn, shipment_id)
+        if cleared.arrived_at and cleared.cleared_at:
+            observe_lead_time("arrived_to_cleared", cleared.arrived_at, cleared.cleared_at)
+        return cleared

@@ -22,14 +22,15 @@ from shared.contracts.customs import (
 )
 from shared.contracts.intake import ShipmentAnnounced
 from shared.contracts.values import Channel, LineItem, ReceivedLot
-from shared.decider import Conflict, Decider, InvalidCommand, NotFound
+from shared.decider import Decider, InvalidInput, NotFound, StateConflict
 
 # Intake records a line announced without lots (masks, ventilators) as one lot with this number.
 NO_LOT = ""
 
 
-class Status(StrEnum):
-    NONE = "none"
+class CaseStatus(StrEnum):
+    """A clearance case's status, as the read model, the API filter and the queue name it."""
+
     AWAITING_ARRIVAL = "awaiting_arrival"
     ARRIVED = "arrived"
     CLEARED = "cleared"
@@ -78,7 +79,7 @@ Command = OpenCase | PresentGoods | ClearFastTrack
 
 @dataclass(frozen=True)
 class ClearanceCase:
-    status: Status = Status.NONE
+    status: CaseStatus | None = None  # None: no case opened
     opened: ClearanceCaseOpened | None = None
     received: tuple[ReceivedLot, ...] = ()
 
@@ -86,17 +87,12 @@ class ClearanceCase:
 def evolve(state: ClearanceCase, event: DomainEvent) -> ClearanceCase:
     match event:
         case ClearanceCaseOpened():
-            return ClearanceCase(Status.AWAITING_ARRIVAL, event)
+            return ClearanceCase(CaseStatus.AWAITING_ARRIVAL, event)
         case GoodsPresented():
-            return replace(state, status=Status.ARRIVED, received=event.received)
+            return replace(state, status=CaseStatus.ARRIVED, received=event.received)
         case ClearedFastTrack():
-            return replace(state, status=Status.CLEARED)
+            return replace(state, status=CaseStatus.CLEARED)
     return state
-
-
-def case_status(state: ClearanceCase) -> str:
-    """The status shown in the officers' queue: awaiting_arrival, arrived or cleared."""
-    return state.status.value
 
 
 def decide(command: Command, state: ClearanceCase) -> list[DomainEvent]:
@@ -110,7 +106,7 @@ def decide(command: Command, state: ClearanceCase) -> list[DomainEvent]:
 
 
 def open_case(command: OpenCase, state: ClearanceCase) -> list[DomainEvent]:
-    if state.status is not Status.NONE:
+    if state.status is not None:
         return []  # already open: the announcement was delivered again
     return [
         ClearanceCaseOpened(
@@ -128,7 +124,7 @@ def open_case(command: OpenCase, state: ClearanceCase) -> list[DomainEvent]:
 def present_goods(command: PresentGoods, state: ClearanceCase) -> list[DomainEvent]:
     if state.opened is None:
         raise NotFound("no clearance case is open for this consignment", code="case-not-found")
-    if state.status is not Status.AWAITING_ARRIVAL:
+    if state.status is not CaseStatus.AWAITING_ARRIVAL:
         return []  # already presented: the arrival was delivered again
     return [
         GoodsPresented(
@@ -142,19 +138,21 @@ def present_goods(command: PresentGoods, state: ClearanceCase) -> list[DomainEve
 def clear_fast_track(command: ClearFastTrack, state: ClearanceCase) -> list[DomainEvent]:
     if state.opened is None:
         raise NotFound("no clearance case for this consignment", code="case-not-found")
-    if state.status is Status.AWAITING_ARRIVAL:
-        raise Conflict("the goods have not arrived yet", code="not-arrived")
-    if state.status is Status.CLEARED:
-        raise Conflict("this consignment is already cleared", code="already-cleared")
+    if state.status is CaseStatus.AWAITING_ARRIVAL:
+        raise StateConflict("the goods have not arrived yet", code="not-arrived")
+    if state.status is CaseStatus.CLEARED:
+        raise StateConflict("this consignment is already cleared", code="already-cleared")
     if not command.declaration_number.strip():
-        raise InvalidCommand(
+        raise InvalidInput(
             "a declaration number is required",
             field="declaration_number",
             code="no-declaration",
         )
     lines = cleared_lines(state.opened.lines, state.received)
     if not lines:
-        raise Conflict("nothing was received, so nothing can be cleared", code="nothing-received")
+        raise StateConflict(
+            "nothing was received, so nothing can be cleared", code="nothing-received"
+        )
     return [
         ClearedFastTrack(
             shipment_id=state.opened.shipment_id,

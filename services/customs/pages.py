@@ -7,6 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from services.customs import queries
+from services.customs.domain import CaseStatus
+from services.customs.queries import CaseView
 from shared.auth import Role
 from shared.contracts.customs import Examination, Lane
 from shared.http.deps import RuntimeDep
@@ -15,12 +18,6 @@ from shared.http.rendering import render
 from shared.http.security import MaybeUser
 
 router = APIRouter(include_in_schema=False)
-# A queue is worked oldest first; what is done is looked up newest first. Fixed SQL only.
-ORDER = {
-    "awaiting_arrival": "expected_arrival, opened_at",
-    "arrived": "arrived_at, opened_at",
-    "cleared": "cleared_at DESC",
-}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -28,28 +25,20 @@ async def queue(
     request: Request, runtime: RuntimeDep, user: MaybeUser, status: str = "arrived"
 ) -> HTMLResponse:
     reader = signed_in(user, Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
-    status = status if status in ORDER else "arrived"
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM clearance_cases WHERE status = $1"
-        " AND ($2::text[] IS NULL OR airport = ANY($2))"
-        f" ORDER BY {ORDER[status]} LIMIT 100",
-        status,
-        reader.visible(),
-    )
+    shown = CaseStatus(status) if status in tuple(CaseStatus) else CaseStatus.ARRIVED
+    cases = await queries.queue(runtime.pool, shown, reader.visible())
     return render(
         request,
         "queue.html",
         user=reader,
-        cases=[case_row(r) for r in rows],
-        status=status,
-        statuses=tuple(ORDER),
+        cases=[case_row(c) for c in cases],
+        status=shown,
+        statuses=tuple(CaseStatus),
         lanes=list(Lane),
         examinations=list(Examination),
     )
 
 
-def case_row(row: Any) -> dict[str, Any]:
-    """A clearance_cases row for the queue, with the total received."""
-    data = page_row(row, "lines", "received", "cleared_lines")
-    data["received_total"] = sum(r["quantity"] for r in data["received"])
-    return data
+def case_row(case: CaseView) -> dict[str, Any]:
+    """A case for the queue, in Viet Nam time, with the total received."""
+    return page_row(case.model_dump()) | {"received_total": case.received_total}

@@ -14,7 +14,7 @@ from shared.envelope import Envelope
 from shared.runtime import Runtime
 
 
-def command_for(event: object) -> object | None:
+def command_for(event: object) -> domain.Command | None:
     match event:
         case ShipmentAnnounced():
             return domain.OpenCase.from_announcement(event)

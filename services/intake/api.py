@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake import domain
-from services.intake.application import shipment_id_for, shipments
+from services.intake import domain, queries
+from services.intake.application import (
+    AnnounceShipmentHandler,
+    RecordArrivalHandler,
+    shipment_id_for,
+    shipments,
+)
+from services.intake.domain import ShipmentStatus
+from services.intake.queries import ShipmentView
 from shared.auth import Role
 from shared.contracts.limits import (
     CODE_LENGTH,
@@ -31,12 +36,10 @@ from shared.contracts.limits import (
 )
 from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot, Storage, Unit
 from shared.db import Conn
-from shared.decider import NotFound
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
-from shared.http.pagination import Page, decode_cursor, moment, page_of
+from shared.http.pagination import Page, decode_cursor, moment
 from shared.http.security import CurrentUser
-from shared.observability import observe_lead_time
 from shared.reference_data import airports
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["shipments"])
@@ -81,29 +84,38 @@ class ShipmentCreate(Model):
     consignee: Text = Field(min_length=1, max_length=NAME_LENGTH, examples=["NIHE / National EPI"])
     lines: list[LineItemIn] = Field(min_length=1, max_length=MAX_LINES)
 
+    def to_command(self, now: datetime) -> domain.AnnounceShipment:
+        airport = self.airport.upper()
+        return domain.AnnounceShipment(
+            shipment_id=shipment_id_for(airport, self.airway_bill),
+            donor=self.donor,
+            channel=self.channel,
+            airport=airport,
+            flight=self.flight.upper(),
+            airway_bill=self.airway_bill,
+            expected_arrival=_utc(self.expected_arrival),
+            consignee=self.consignee,
+            lines=_lines(self),
+            now=now,
+        )
+
 
 class ArrivalCreate(Model):
     arrived_at: datetime = Field(description="not in the future, not more than a year ago")
     received: list[ReceivedLot] = Field(min_length=1, max_length=MAX_RECEIVED)
     remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
 
+    def to_command(self, now: datetime) -> domain.RecordArrival:
+        return domain.RecordArrival(
+            arrived_at=_utc(self.arrived_at),
+            received=tuple(self.received),
+            remarks=self.remarks,
+            now=now,
+        )
 
-class ShipmentPublic(BaseModel):
-    shipment_id: UUID
-    donor: str
-    channel: str
-    airport: str
-    flight: str
-    airway_bill: str
-    expected_arrival: datetime
-    consignee: str
-    status: str
-    lines: list[dict[str, Any]]
-    received: list[dict[str, Any]] | None
-    remarks: str | None
-    announced_at: datetime
-    announced_by: str | None
-    arrived_at: datetime | None
+
+class ShipmentPublic(ShipmentView):
+    """A consignment as the API shows it (the read model, named for the OpenAPI document)."""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -122,21 +134,6 @@ def _lines(body: ShipmentCreate) -> tuple[LineItem, ...]:
     )
 
 
-async def _shipment(conn: Conn | asyncpg.Pool, shipment_id: UUID) -> dict[str, Any]:
-    row = await conn.fetchrow("SELECT * FROM shipments WHERE shipment_id = $1", shipment_id)
-    if row is None:
-        raise NotFound(f"no shipment {shipment_id}", code="shipment-not-found")
-    return _public(row)
-
-
-def _public(row: Any) -> dict[str, Any]:
-    data = dict(row)
-    data["lines"] = json.loads(data["lines"])
-    data["received"] = json.loads(data["received"]) if data["received"] else None
-    data.pop("last_position", None)
-    return ShipmentPublic.model_validate(data).model_dump(mode="json")
-
-
 @router.post("", status_code=201, response_model=ShipmentPublic)
 async def announce(
     body: ShipmentCreate,
@@ -147,28 +144,14 @@ async def announce(
 ) -> JSONResponse:
     """Announce an expected consignment (``ShipmentAnnounced``)."""
     user.require(Role.INTAKE_OFFICER)
-    airport = body.airport.upper()
-    if airport in airports():
-        user.require_scope(airport, "airport")
-    shipment_id = shipment_id_for(airport, body.airway_bill)
-    command = domain.AnnounceShipment(
-        shipment_id=shipment_id,
-        donor=body.donor,
-        channel=body.channel,
-        airport=airport,
-        flight=body.flight.upper(),
-        airway_bill=body.airway_bill,
-        expected_arrival=_utc(body.expected_arrival),
-        consignee=body.consignee,
-        lines=_lines(body),
-        now=datetime.now(UTC),
-    )
+    if body.airport.upper() in airports():
+        user.require_scope(body.airport.upper(), "airport")
+    command = body.to_command(datetime.now(UTC))
+    handle = AnnounceShipmentHandler(shipments(runtime))
 
-    async def action(conn: Conn) -> tuple[int, Any]:
-        await shipments(runtime).handle(
-            conn, str(shipment_id), command, command_metadata(user, request)
-        )
-        return 201, await _shipment(conn, shipment_id)
+    async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
+        announced = await handle(conn, command, command_metadata(user, request))
+        return 201, announced.model_dump(mode="json")
 
     return await run_command(
         request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
@@ -186,22 +169,14 @@ async def record_arrival(
 ) -> JSONResponse:
     """Record the actual arrival and the quantities received per lot (``ShipmentArrived``)."""
     user.require(Role.INTAKE_OFFICER)
-    current = await _shipment(runtime.pool, shipment_id)
-    user.require_scope(current["airport"], "airport")
-    command = domain.RecordArrival(
-        arrived_at=_utc(body.arrived_at),
-        received=tuple(body.received),
-        remarks=body.remarks,
-        now=datetime.now(UTC),
-    )
+    current = await queries.existing_shipment(runtime.pool, shipment_id)
+    user.require_scope(current.airport, "airport")
+    command = body.to_command(datetime.now(UTC))
+    handle = RecordArrivalHandler(shipments(runtime))
 
-    async def action(conn: Conn) -> tuple[int, Any]:
-        await shipments(runtime).handle(
-            conn, str(shipment_id), command, command_metadata(user, request)
-        )
-        shipment = await _shipment(conn, shipment_id)
-        observe_lead_time("announced_to_arrived", shipment["announced_at"], _utc(body.arrived_at))
-        return 200, shipment
+    async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
+        arrived = await handle(conn, shipment_id, command, command_metadata(user, request))
+        return 200, arrived.model_dump(mode="json")
 
     return await run_command(
         request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
@@ -213,32 +188,21 @@ async def list_shipments(
     runtime: RuntimeDep,
     user: CurrentUser,
     airport: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
-    status: Annotated[str | None, Query(pattern="^(announced|arrived)$")] = None,
+    status: ShipmentStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
-) -> dict[str, Any]:
+) -> Page[ShipmentView]:
     """Consignments, newest first; an officer sees the airports of its scope."""
     user.require(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
     airports_seen = user.visible(airport.upper() if airport else None)
     after = decode_cursor(cursor, moment, UUID)
-    rows = await runtime.pool.fetch(
-        """SELECT * FROM shipments
-           WHERE ($1::text[] IS NULL OR airport = ANY($1))
-             AND ($2::text IS NULL OR status = $2)
-             AND ($3::timestamptz IS NULL OR (announced_at, shipment_id) < ($3, $4::uuid))
-           ORDER BY announced_at DESC, shipment_id DESC LIMIT $5""",
-        airports_seen,
-        status,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit + 1,
-    )
-    return page_of(rows, limit, _public, "announced_at", "shipment_id")
+    sort_key = (after[0], after[1]) if after else None
+    return await queries.shipments_page(runtime.pool, airports_seen, status, sort_key, limit)
 
 
 @router.get("/{shipment_id}", response_model=ShipmentPublic)
-async def get_shipment(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> Any:
+async def get_shipment(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> ShipmentView:
     user.require(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
-    shipment = await _shipment(runtime.pool, shipment_id)
-    user.require_scope(shipment["airport"], "airport")
+    shipment = await queries.existing_shipment(runtime.pool, shipment_id)
+    user.require_scope(shipment.airport, "airport")
     return shipment

@@ -14,8 +14,9 @@ from uuid import UUID
 from shared.contracts.base import DomainEvent
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
 from shared.contracts.limits import MAX_LOTS
+from shared.contracts.rules import check_lots_add_up
 from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot
-from shared.decider import Conflict, Decider, InvalidCommand, NotFound
+from shared.decider import Decider, InvalidInput, NotFound, StateConflict
 from shared.reference_data import airports
 
 # Airport clocks drift; an arrival stamped a few minutes "ahead" of ours is not a future arrival.
@@ -27,8 +28,9 @@ SHELF_LIFE_WINDOW = timedelta(days=3653)  # ten years
 NO_LOT = ""
 
 
-class Status(StrEnum):
-    NONE = "none"
+class ShipmentStatus(StrEnum):
+    """A consignment's status, as the read model, the API filter and the pages name it."""
+
     ANNOUNCED = "announced"
     ARRIVED = "arrived"
 
@@ -61,7 +63,7 @@ Command = AnnounceShipment | RecordArrival
 @dataclass(frozen=True)
 class Shipment:
     shipment_id: UUID | None = None
-    status: Status = Status.NONE
+    status: ShipmentStatus | None = None  # None: not announced
     airport: str = ""
     lines: tuple[LineItem, ...] = ()
 
@@ -69,9 +71,9 @@ class Shipment:
 def evolve(state: Shipment, event: DomainEvent) -> Shipment:
     match event:
         case ShipmentAnnounced():
-            return Shipment(event.shipment_id, Status.ANNOUNCED, event.airport, event.lines)
+            return Shipment(event.shipment_id, ShipmentStatus.ANNOUNCED, event.airport, event.lines)
         case ShipmentArrived():
-            return replace(state, status=Status.ARRIVED)
+            return replace(state, status=ShipmentStatus.ARRIVED)
     return state
 
 
@@ -87,15 +89,15 @@ def decide(command: Command, state: Shipment) -> list[DomainEvent]:
 
 
 def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
-    if state.status is not Status.NONE:
-        raise Conflict(
+    if state.status is not None:
+        raise StateConflict(
             f"shipment {command.shipment_id} (airway bill {command.airway_bill}) is already "
             "announced",
             field="airway_bill",
             code="already-announced",
         )
     if command.airport not in airports():
-        raise InvalidCommand(
+        raise InvalidInput(
             f"unknown airport {command.airport!r}; known: {', '.join(sorted(airports()))}",
             field="airport",
             code="unknown-airport",
@@ -121,12 +123,12 @@ def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
 def check_zoned(moment: datetime, field: str) -> None:
     # A time without a zone is ambiguous between the airport's clock and UTC.
     if moment.utcoffset() is None:
-        raise InvalidCommand("the time must carry a time zone", field=field, code="no-time-zone")
+        raise InvalidInput("the time must carry a time zone", field=field, code="no-time-zone")
 
 
 def check_within(moment: datetime, now: datetime, window: timedelta, field: str) -> None:
     if abs(moment - now) > window:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"{moment.isoformat()} is more than {window.days} days from now",
             field=field,
             code="implausible-date",
@@ -135,10 +137,10 @@ def check_within(moment: datetime, now: datetime, window: timedelta, field: str)
 
 def check_lines(lines: tuple[LineItem, ...], today: date) -> None:
     if not lines:
-        raise InvalidCommand("a consignment has at least one line", field="lines", code="no-lines")
+        raise InvalidInput("a consignment has at least one line", field="lines", code="no-lines")
     lots = sum(len(line.lots) for line in lines)
     if lots > MAX_LOTS:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"a consignment lists at most {MAX_LOTS} lots, this one {lots}",
             field="lines",
             code="too-many-lots",
@@ -146,7 +148,7 @@ def check_lines(lines: tuple[LineItem, ...], today: date) -> None:
     first_seen: dict[int, int] = {}
     for index, line in enumerate(lines):
         if line.line_no in first_seen:
-            raise InvalidCommand(
+            raise InvalidInput(
                 f"line number {line.line_no} is already used by lines/{first_seen[line.line_no]}",
                 field=f"lines/{index}/line_no",
                 code="duplicate-line",
@@ -157,16 +159,16 @@ def check_lines(lines: tuple[LineItem, ...], today: date) -> None:
 
 def check_line(line: LineItem, where: str, today: date) -> None:
     if line.quantity < 1:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"line {line.line_no} needs a quantity of at least 1, not {line.quantity}",
             field=f"{where}/quantity",
             code="no-quantity",
         )
     if line.pack_size < 1:
-        raise InvalidCommand("the pack size is at least 1 unit", field=f"{where}/pack_size")
+        raise InvalidInput("the pack size is at least 1 unit", field=f"{where}/pack_size")
     if line.category is Category.VACCINE and not line.lots:
         # Without lot numbers a vaccine cannot be released, traced or recalled.
-        raise InvalidCommand(
+        raise InvalidInput(
             f"vaccine line {line.line_no} must list its lots",
             field=f"{where}/lots",
             code="vaccine-without-lots",
@@ -179,38 +181,32 @@ def check_lots(line: LineItem, where: str, today: date) -> None:
     for index, lot in enumerate(line.lots):
         check_lot(lot, f"{where}/lots/{index}", today, seen)
         seen.add(lot.lot_number)
-    total = sum(lot.quantity for lot in line.lots)
-    if line.lots and total != line.quantity:
-        raise InvalidCommand(
-            f"the lots of line {line.line_no} add up to {total}, the line says {line.quantity}",
-            field=f"{where}/lots",
-            code="lots-do-not-add-up",
-        )
+    check_lots_add_up(line, where)
 
 
 def check_lot(lot: Lot, where: str, today: date, seen: set[str]) -> None:
     if not lot.lot_number.strip():
-        raise InvalidCommand("a lot needs a lot number", field=f"{where}/lot_number")
+        raise InvalidInput("a lot needs a lot number", field=f"{where}/lot_number")
     if lot.lot_number in seen:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"lot {lot.lot_number} is listed twice in the line",
             field=f"{where}/lot_number",
             code="duplicate-lot",
         )
     if lot.quantity < 1:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"lot {lot.lot_number} needs a quantity of at least 1, not {lot.quantity}",
             field=f"{where}/quantity",
             code="no-quantity",
         )
     if lot.expiry_date < today:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"lot {lot.lot_number} expired on {lot.expiry_date}",
             field=f"{where}/expiry_date",
             code="expired-lot",
         )
     if lot.expiry_date - today > SHELF_LIFE_WINDOW:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"lot {lot.lot_number} expires on {lot.expiry_date}, more than ten years from now",
             field=f"{where}/expiry_date",
             code="implausible-date",
@@ -223,11 +219,13 @@ def check_lot(lot: Lot, where: str, today: date, seen: set[str]) -> None:
 def record_arrival(command: RecordArrival, state: Shipment) -> list[DomainEvent]:
     if state.shipment_id is None:
         raise NotFound("no such shipment has been announced", code="shipment-not-found")
-    if state.status is Status.ARRIVED:
-        raise Conflict("the arrival of this shipment is already recorded", code="already-arrived")
+    if state.status is ShipmentStatus.ARRIVED:
+        raise StateConflict(
+            "the arrival of this shipment is already recorded", code="already-arrived"
+        )
     check_zoned(command.arrived_at, "arrived_at")
     if command.arrived_at > command.now + CLOCK_SKEW:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"the arrival time {command.arrived_at.isoformat()} is in the future",
             field="arrived_at",
             code="arrival-in-future",
@@ -260,19 +258,19 @@ def check_received(received: tuple[ReceivedLot, ...], lines: tuple[LineItem, ...
     for index, lot in enumerate(received):
         key, where = (lot.line_no, lot.lot_number), f"received/{index}"
         if lot.line_no not in line_numbers:
-            raise InvalidCommand(
+            raise InvalidInput(
                 f"no line {lot.line_no} was announced",
                 field=f"{where}/line_no",
                 code="unknown-line",
             )
         if key not in announced:
-            raise InvalidCommand(
+            raise InvalidInput(
                 f"line {lot.line_no} has no lot {lot.lot_number!r}",
                 field=f"{where}/lot_number",
                 code="unknown-lot",
             )
         if key in seen:
-            raise InvalidCommand(
+            raise InvalidInput(
                 f"lot {lot.lot_number!r} of line {lot.line_no} is listed twice",
                 field=f"{where}/lot_number",
                 code="duplicate-lot",
@@ -284,11 +282,11 @@ def check_received(received: tuple[ReceivedLot, ...], lines: tuple[LineItem, ...
 def check_received_quantity(lot: ReceivedLot, announced: int, where: str) -> None:
     # A short shipment is a fact to record; more than announced is a counting error.
     if lot.quantity < 0:
-        raise InvalidCommand(
+        raise InvalidInput(
             "a received quantity cannot be negative", field=f"{where}/quantity", code="negative"
         )
     if lot.quantity > announced:
-        raise InvalidCommand(
+        raise InvalidInput(
             f"received {lot.quantity} of lot {lot.lot_number!r}, more than the {announced} "
             "announced",
             field=f"{where}/quantity",

@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from services.intake import queries
 from shared.auth import Principal, Role
 from shared.contracts.values import Category, Channel, Storage, Unit
 from shared.http.deps import RuntimeDep
@@ -23,16 +24,12 @@ READERS = (Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
 @router.get("/", response_class=HTMLResponse)
 async def shipments(request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
     reader = signed_in(user, *READERS)
-    rows = await runtime.pool.fetch(
-        "SELECT * FROM shipments WHERE ($1::text[] IS NULL OR airport = ANY($1))"
-        " ORDER BY announced_at DESC, shipment_id DESC LIMIT 100",
-        reader.visible(),
-    )
+    found = await queries.latest_shipments(runtime.pool, reader.visible())
     return render(
         request,
         "shipments.html",
         user=reader,
-        shipments=[page_row(r, "lines", "received") for r in rows],
+        shipments=[page_row(s.model_dump()) for s in found],
     )
 
 
@@ -47,14 +44,12 @@ async def shipment(
     shipment_id: UUID, request: Request, runtime: RuntimeDep, user: MaybeUser
 ) -> HTMLResponse:
     reader = signed_in(user, *READERS)
-    row = await runtime.pool.fetchrow("SELECT * FROM shipments WHERE shipment_id = $1", shipment_id)
-    if row is None:
+    found = await queries.shipment(runtime.pool, shipment_id)
+    if found is None:
         return render(request, "not_found.html", status_code=404, user=reader)
-    if not reader.covers(row["airport"]):
+    if not reader.covers(found.airport):
         raise PageForbidden(reader)
-    return render(
-        request, "shipment.html", user=reader, shipment=page_row(row, "lines", "received")
-    )
+    return render(request, "shipment.html", user=reader, shipment=page_row(found.model_dump()))
 
 
 def announce_choices(officer: Principal) -> dict[str, Any]:

@@ -6,7 +6,6 @@ PostgreSQL could not hold as jsonb or text.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -14,7 +13,7 @@ import asyncpg
 
 from shared.consumer.dead_letters import clean_text, header_arrays, headers_from_arrays
 from shared.contracts.base import EventRegistry
-from shared.db import Conn
+from shared.db import Conn, to_json
 from shared.envelope import Envelope, from_kafka
 from shared.observability import CONSUMED, PARKED
 
@@ -67,8 +66,8 @@ def envelope_of(row: Any, types: EventRegistry) -> Envelope:
         headers = headers_from_arrays(row["raw_header_keys"], row["raw_header_values"])
         value = bytes(row["raw_value"])
     else:
-        headers = [(k, v.encode()) for k, v in json.loads(row["headers"]).items()]
-        value = row["data"].encode()
+        headers = [(k, v.encode()) for k, v in row["headers"].items()]
+        value = to_json(row["data"]).encode()
     envelope = from_kafka(headers, value, types)
     return replace(
         envelope,

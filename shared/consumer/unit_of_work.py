@@ -17,23 +17,21 @@ time, in savepoints, so that only that event's subject is parked.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic
 
-import asyncpg
-
 from shared.application import CommandHandler
 from shared.contracts.base import EventRegistry, JsonDict, registry
-from shared.db import Conn
+from shared.db import Conn, from_json, to_json
 from shared.decider import C, S
 from shared.eventstore import (
-    NOTIFY_CHANNEL,
     ConcurrencyError,
     EventTooLarge,
     NewEvent,
     RecordedEvent,
+    appending_conflicts,
+    published_size,
 )
 from shared.observability import EVENTS_APPENDED
 from shared.projections import project
@@ -80,7 +78,7 @@ class BatchUnitOfWork(Generic[S, C]):
         streams = {s: _Stream(decider.initial, 0) for s in stream_ids}
         for row in rows:
             stream = streams[row["stream_id"]]
-            event = self.types.decode(row["event_type"], json.loads(row["data"]))
+            event = self.types.decode(row["event_type"], row["data"])
             stream.state = decider.evolve(stream.state, event)
             stream.version = row["stream_version"]
         return streams
@@ -104,18 +102,15 @@ class BatchUnitOfWork(Generic[S, C]):
         if not decided:
             return []
         store = self.handler.store
-        # pydantic's own JSON is ``to_data()`` serialised, several times faster.
-        encoded = [e.event.model_dump_json() for _, _, e in decided]
-        data = [json.loads(text) for text in encoded]
-        metadata = [json.dumps(e.metadata) for _, _, e in decided]
-        for (_, _, new), text, d, m in zip(decided, encoded, data, metadata, strict=True):
-            # Sized as EventStore.append sizes it: non-ASCII characters as their escapes.
-            size = (len(text) if text.isascii() else len(json.dumps(d))) + len(m)
+        encoded = [to_json(e.event.to_data()) for _, _, e in decided]
+        data = [from_json(text) for text in encoded]
+        metadata = [to_json(e.metadata) for _, _, e in decided]
+        for (_, _, new), text, m in zip(decided, encoded, metadata, strict=True):
+            size = published_size(text) + published_size(m)
             if size > store.max_event_bytes:
                 raise EventTooLarge(new.event.event_type, size, store.max_event_bytes)
-        # Gap-safe ordering as EventStore.append has it (commits in position order).
-        await conn.execute("LOCK TABLE events IN EXCLUSIVE MODE")
-        try:
+        await self._check_predecessors(conn, decided)
+        with appending_conflicts():
             rows = await conn.fetch(
                 """INSERT INTO events (stream_id, stream_version, event_id, event_type, data,
                        metadata)
@@ -123,7 +118,7 @@ class BatchUnitOfWork(Generic[S, C]):
                    FROM unnest($1::text[], $2::int[], $3::uuid[], $4::text[], $5::text[],
                                $6::text[]) WITH ORDINALITY AS e(s, v, id, t, d, m, n)
                    ORDER BY n
-                   RETURNING event_id, position, recorded_at""",
+                   RETURNING event_id, position, recorded_at, transaction_id""",
                 [s for s, _, _ in decided],
                 [v for _, v, _ in decided],
                 [e.event_id for _, _, e in decided],
@@ -131,11 +126,6 @@ class BatchUnitOfWork(Generic[S, C]):
                 encoded,
                 metadata,
             )
-        except asyncpg.UniqueViolationError as error:
-            if error.constraint_name == "events_stream_id_stream_version_key":
-                raise ConcurrencyError(str(error.detail), 0, 0) from error
-            raise
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
         for _, _, e in decided:
             EVENTS_APPENDED.labels(store.service, e.event.event_type).inc()
         returned = {row["event_id"]: row for row in rows}
@@ -149,7 +139,27 @@ class BatchUnitOfWork(Generic[S, C]):
                 data=d,
                 metadata=new.metadata,
                 recorded_at=returned[new.event_id]["recorded_at"],
+                transaction_id=returned[new.event_id]["transaction_id"],
             )
             for (stream_id, version, new), d in zip(decided, data, strict=True)
         ]
         return sorted(recorded, key=lambda r: r.position)
+
+    async def _check_predecessors(
+        self, conn: Conn, decided: Sequence[tuple[str, int, NewEvent]]
+    ) -> None:
+        """As EventStore.append: each stream's loaded last event must be written by a
+        transaction not younger than this one (readers go in transaction order)."""
+        first = {s: v - 1 for s, v, _ in reversed(decided)}
+        loaded = [(s, v) for s, v in first.items() if v > 0]
+        if not loaded:
+            return
+        missing = await conn.fetchval(
+            """SELECT count(*) FROM unnest($1::text[], $2::int[]) AS x(s, v)
+               WHERE NOT EXISTS (SELECT FROM events WHERE stream_id = x.s
+                   AND stream_version = x.v AND transaction_id <= pg_current_xact_id())""",
+            [s for s, _ in loaded],
+            [v for _, v in loaded],
+        )
+        if missing:
+            raise ConcurrencyError(loaded[0][0])

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from shared.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async, as every dependency here: a sync one would hop to a worker thread."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

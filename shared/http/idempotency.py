@@ -1,24 +1,45 @@
 """``Idempotency-Key``: a retried command returns the first response instead of acting twice.
 
-The key, the request's hash and the response are stored in the same transaction as the
-command's events; a concurrent retry with the same key waits on an advisory lock.
+Two statements in the command's transaction: the first claims the key (or finds the stored
+response), the last stores the response. The claim is an INSERT, so a concurrent request
+with the same key waits on its row until the first one commits or rolls back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from shared.db import Conn
+from shared.db import Conn, to_json
+from shared.eventstore import ConcurrencyError
 from shared.http.problems import ProblemError
 
 Response = tuple[int, Any]
 
+# Inserts a placeholder row for the key, or else returns the stored response. The stored
+# row is read with the statement's snapshot: a request with the same key that committed
+# while this one waited for it is not seen, and then no row comes back at all.
+_CLAIM = """
+WITH claimed AS (
+    INSERT INTO idempotency_keys (scope, key, request_hash, status, body)
+    VALUES ($1, $2, $3, 0, 'null') ON CONFLICT (scope, key) DO NOTHING RETURNING 1)
+SELECT true AS claimed, NULL::text AS request_hash, NULL::int AS status, NULL::jsonb AS body
+FROM claimed
+UNION ALL
+SELECT false, request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2
+"""
+_RECORD = "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2"
+
+
+class KeyJustUsed(ConcurrencyError):
+    """A request with the same key committed while this one waited: run it again to
+    replay that response."""
+
 
 def request_hash(body: Any) -> str:
+    # json, not orjson: the hashes stored before must keep matching their retries
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -36,13 +57,10 @@ async def once(
         raise ProblemError(
             422, "Invalid Idempotency-Key", "the key must be 1 to 200 characters", "idempotency-key"
         )
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", zlib.crc32(f"{scope}|{key}".encode()))
-    row = await conn.fetchrow(
-        "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
-        scope,
-        key,
-    )
-    if row is not None:
+    row = await conn.fetchrow(_CLAIM, scope, key, body_hash)
+    if row is None:
+        raise KeyJustUsed(f"idempotency key {key!r}")
+    if not row["claimed"]:
         if row["request_hash"] != body_hash:
             raise ProblemError(
                 422,
@@ -50,15 +68,7 @@ async def once(
                 "this Idempotency-Key was already used for a different request",
                 "idempotency-key-reused",
             )
-        return int(row["status"]), json.loads(row["body"])
+        return int(row["status"]), row["body"]
     status, body = await action(conn)
-    await conn.execute(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, status, body)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb)",
-        scope,
-        key,
-        body_hash,
-        status,
-        json.dumps(body, default=str),
-    )
+    await conn.execute(_RECORD, scope, key, status, to_json(body))
     return status, body

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -61,5 +60,5 @@ def page_row(row: Any, *json_columns: str) -> dict[str, Any]:
         k: viet_nam_time(v) if isinstance(v, datetime) else v for k, v in row.items()
     }
     for column in json_columns:
-        data[column] = json.loads(data[column]) if data[column] else []
+        data[column] = data[column] or []
     return data

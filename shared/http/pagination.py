@@ -57,16 +57,12 @@ def decode_cursor(cursor: str | None, *kinds: Callable[[str], Any]) -> list[Any]
     raise ProblemError(422, "Invalid cursor", "the cursor is not one this API returned", "cursor")
 
 
-def page_of(
-    rows: Sequence[Any], limit: int, item: Callable[[Any], Any], *cursor_columns: str
-) -> dict[str, Any]:
-    """A page from ``limit + 1`` fetched rows; the cursor holds the last row's sort key."""
-    more = len(rows) > limit
-    last = rows[limit - 1] if more else None
+def page_of(items: Sequence[T], limit: int, sort_key: Callable[[T], Sequence[Any]]) -> Page[T]:
+    """A page from ``limit + 1`` fetched items; the cursor holds the last item's sort key."""
     cursor = None
-    if last is not None:
-        cursor = encode_cursor(*(_plain(last[column]) for column in cursor_columns))
-    return {"items": [item(row) for row in rows[:limit]], "next_cursor": cursor}
+    if len(items) > limit:
+        cursor = encode_cursor(*(_plain(value) for value in sort_key(items[limit - 1])))
+    return Page[T](items=list(items[:limit]), next_cursor=cursor)
 
 
 def _plain(value: Any) -> Any:

@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from shared.auth import AuthError
-from shared.decider import DomainError
+from shared.decider import (
+    DomainError,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    RuleBroken,
+    StateConflict,
+)
 from shared.eventstore import ConcurrencyError, EventTooLarge
 
 log = logging.getLogger(__name__)
@@ -35,6 +42,23 @@ OUTAGES: tuple[type[BaseException], ...] = (
     kafka_errors.NoBrokersAvailable,
     kafka_errors.NodeNotReadyError,
 )
+
+# The one place where a kind of domain error becomes an HTTP status and a title. The most
+# specific class in an error's MRO wins; a kind missing here is a 422 "rule" problem.
+DOMAIN_ERRORS: dict[type[DomainError], tuple[int, str]] = {
+    NotFound: (404, "Not found"),
+    NotPermitted: (403, "Forbidden"),
+    StateConflict: (409, "Conflict with the current state"),
+    InvalidInput: (422, "Invalid command"),
+    RuleBroken: (422, "Business rule violated"),
+    DomainError: (422, "Business rule violated"),
+}
+
+
+def status_of(error: DomainError) -> tuple[int, str]:
+    """The HTTP status and title of a domain error, from ``DOMAIN_ERRORS``."""
+    kind = next(k for k in type(error).__mro__ if k in DOMAIN_ERRORS)
+    return DOMAIN_ERRORS[kind]
 
 
 class FieldProblem(BaseModel):
@@ -113,7 +137,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def rule_broken(request: Request, error: DomainError) -> JSONResponse:
         errors = [{"field": error.field, "message": error.detail}] if error.field else []
-        return problem(request, error.status, error.title, error.detail, error.code, errors=errors)
+        status, title = status_of(error)
+        return problem(request, status, title, error.detail, error.code, errors=errors)
 
     @app.exception_handler(AuthError)
     async def not_allowed(request: Request, error: AuthError) -> JSONResponse:

@@ -31,6 +31,7 @@ class Stack:
     prefix: str = field(default_factory=lambda: f"e2e{uuid.uuid4().hex[:6]}")
     ports: dict[str, int] = field(default_factory=lambda: {n: free_port() for n in SERVICES})
     running: dict[str, ServiceProcess] = field(default_factory=dict)
+    replicas: dict[str, ServiceProcess] = field(default_factory=dict)  # "<service>-<replica>"
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -54,7 +55,20 @@ class Stack:
             wait_ready(service)
             self.running[service.name] = service
 
+    def start_replica(self, name: str, replica: str) -> ServiceProcess:
+        """One more process of ``name`` on the same databases and topics, with its own port
+        and instance id (its consumer joins the same group; its relay waits on standby)."""
+        env = self.env | {"AIDPORT_INSTANCE_ID": f"{name}-{replica}"}
+        service = start_service(name, free_port(), env, self.log_dir / replica)
+        wait_ready(service)
+        self.replicas[f"{name}-{replica}"] = service
+        return service
+
     def stop(self, *names: str, kill: bool = False) -> None:
+        if not names:
+            for replica in self.replicas.values():
+                replica.stop()
+            self.replicas.clear()
         for name in names or list(self.running):
             service = self.running.pop(name)
             if kill:

@@ -31,7 +31,7 @@ from shared.contracts.limits import (
     REMARKS_LENGTH,
 )
 from shared.contracts.values import ReceivedLot
-from shared.decider import InvalidCommand
+from shared.decider import InvalidInput
 from shared.reference_data import provinces
 
 NOW = datetime.now(UTC)
@@ -172,7 +172,7 @@ def test_one_lot_more_than_the_consignment_limit_is_refused() -> None:
     last = body["lines"][-1]
     last["lots"].append(dict(last["lots"][0], lot_number="ONE-MORE", quantity=1))
     last["lots"][0]["quantity"] -= 1
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(InvalidInput) as refused:
         announce(body)
     assert refused.value.field == "lines" and refused.value.code == "too-many-lots"
 
@@ -235,7 +235,7 @@ def test_an_event_with_a_nul_is_undecodable() -> None:
 )
 def test_dates_outside_the_plausible_window_are_refused(change: dict[str, Any], field: str) -> None:
     body = largest_body(1) | {k: v.isoformat() for k, v in change.items()}
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(InvalidInput) as refused:
         announce(body)
     assert refused.value.field == field and refused.value.code == "implausible-date"
 
@@ -243,11 +243,11 @@ def test_dates_outside_the_plausible_window_are_refused(change: dict[str, Any], 
 def test_an_expiry_more_than_ten_years_away_is_refused() -> None:
     body = largest_body(1)
     body["lines"][3]["lots"][0]["expiry_date"] = (NOW.date() + timedelta(days=3660)).isoformat()
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(InvalidInput) as refused:
         announce(body)
     assert refused.value.field == "lines/3/lots/0/expiry_date"
     body["lines"][3]["lots"][0]["expiry_date"] = date(1, 1, 1).isoformat()
-    with pytest.raises(InvalidCommand) as expired:
+    with pytest.raises(InvalidInput) as expired:
         announce(body)
     assert expired.value.code == "expired-lot"
 
@@ -260,6 +260,6 @@ def test_an_arrival_more_than_a_year_ago_is_refused() -> None:
         ReceivedLot(line_no=1, lot_number=announced.lines[0].lots[0].lot_number, quantity=1),
     )
     long_ago = intake.RecordArrival(NOW - timedelta(days=400), received, "", NOW)
-    with pytest.raises(InvalidCommand) as refused:
+    with pytest.raises(InvalidInput) as refused:
         intake.decider.decide(long_ago, state)
     assert refused.value.field == "arrived_at" and refused.value.code == "implausible-date"

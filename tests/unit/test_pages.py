@@ -7,7 +7,6 @@ the routes are called with a stand-in pool.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,6 +28,8 @@ from services.allocation import main as allocation_main
 from services.allocation import pages as allocation_pages
 from services.customs import main as customs_main
 from services.customs import pages as customs_pages
+from services.customs.domain import CaseStatus
+from services.customs.queries import CaseView
 from services.intake import main as intake_main
 from services.intake import pages as intake_pages
 from shared.auth import Principal, Role, issue_token
@@ -76,7 +77,7 @@ SHIPMENT_ROW = {
     "expected_arrival": NOW,
     "consignee": "NIHE",
     "status": "announced",
-    "lines": json.dumps([LINE]),
+    "lines": [LINE],
     "received": None,
     "remarks": None,
     "announced_at": NOW,
@@ -92,8 +93,8 @@ CASE_ROW = {
     "airway_bill": "738-12345675",
     "expected_arrival": NOW,
     "status": "arrived",
-    "lines": json.dumps([LINE]),
-    "received": json.dumps([{"line_no": 1, "lot_number": "ABV5300", "quantity": 811200}]),
+    "lines": [LINE],
+    "received": [{"line_no": 1, "lot_number": "ABV5300", "quantity": 811200}],
     "opened_at": NOW,
     "arrived_at": NOW,
     "cleared_at": None,
@@ -123,7 +124,7 @@ NOTICE_ROW = {
     "pack_size": 10,
     "quantity": 53350,
     "packs": 5335,
-    "lots": json.dumps([{"lot_number": "ABV5300", "expiry_date": "2027-06-30", "quantity": 53350}]),
+    "lots": [{"lot_number": "ABV5300", "expiry_date": "2027-06-30", "quantity": 53350}],
     "status": "new",
     "allocated_at": NOW,
     "acknowledged_at": None,
@@ -135,20 +136,18 @@ ROUND_ROW = {
     "shipment_id": SHIPMENT_ID,
     "policy": "population-share-v1",
     "decided_at": NOW,
-    "lines": json.dumps(
-        [
-            {
-                "line_no": 1,
-                "product": "Vaxzevria (AstraZeneca)",
-                "unit": "doses",
-                "pack_size": 10,
-                "cleared_quantity": 811200,
-                "shares": [{"recipient_code": "01", "quantity": 53350, "packs": 5335}],
-                "reserve_quantity": 40560,
-                "reserve_lots": [],
-            }
-        ]
-    ),
+    "lines": [
+        {
+            "line_no": 1,
+            "product": "Vaxzevria (AstraZeneca)",
+            "unit": "doses",
+            "pack_size": 10,
+            "cleared_quantity": 811200,
+            "shares": [{"recipient_code": "01", "quantity": 53350, "packs": 5335}],
+            "reserve_quantity": 40560,
+            "reserve_lots": [],
+        }
+    ],
     "last_position": 3,
 }
 
@@ -209,9 +208,9 @@ PAGES: list[tuple[str, str, dict[str, Any], str, str]] = [
         "queue.html",
         {
             "user": CUSTOMS_HAN,
-            "cases": [customs_pages.case_row(CASE_ROW)],
+            "cases": [customs_pages.case_row(CaseView.model_validate(CASE_ROW))],
             "status": "arrived",
-            "statuses": tuple(customs_pages.ORDER),
+            "statuses": tuple(CaseStatus),
             "lanes": list(Lane),
             "examinations": list(Examination),
         },
@@ -324,9 +323,9 @@ def test_the_fast_track_form_only_between_arrival_and_clearance(
         "queue.html",
         "en",
         user=CUSTOMS_HAN,
-        cases=[customs_pages.case_row(row)],
+        cases=[customs_pages.case_row(CaseView.model_validate(row))],
         status=row["status"],
-        statuses=tuple(customs_pages.ORDER),
+        statuses=tuple(CaseStatus),
         lanes=list(Lane),
         examinations=list(Examination),
     )
@@ -334,7 +333,7 @@ def test_the_fast_track_form_only_between_arrival_and_clearance(
 
 
 def test_a_cleared_case_shows_its_declaration_and_lane() -> None:
-    cleared = customs_pages.case_row(CLEARED_ROW)
+    cleared = customs_pages.case_row(CaseView.model_validate(CLEARED_ROW))
     page = render(
         "customs",
         "queue.html",
@@ -342,7 +341,7 @@ def test_a_cleared_case_shows_its_declaration_and_lane() -> None:
         user=CUSTOMS_HAN,
         cases=[cleared],
         status="cleared",
-        statuses=tuple(customs_pages.ORDER),
+        statuses=tuple(CaseStatus),
         lanes=list(Lane),
         examinations=list(Examination),
     )

@@ -13,14 +13,13 @@ from services.customs.domain import (
     ClearFastTrack,
     OpenCase,
     PresentGoods,
-    case_status,
     decider,
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import ClearanceCaseOpened, ClearedFastTrack, Examination, Lane
 from shared.contracts.intake import ShipmentAnnounced
 from shared.contracts.values import Category, LineItem, Unit
-from shared.decider import Conflict, DomainError, InvalidCommand, NotFound
+from shared.decider import DomainError, InvalidInput, NotFound, StateConflict
 from tests.unit.builders import CHANNEL, NOW, SHIPMENT, line, lot, received
 
 MASKS = line(2, 250, lots=(), category=Category.MEDICAL_SUPPLY, unit=Unit.PIECES, pack_size=50)
@@ -87,26 +86,26 @@ def test_the_case_opens_with_the_announced_consignment() -> None:
     assert isinstance(opened, ClearanceCaseOpened)
     assert opened.shipment_id == SHIPMENT and opened.airport == "HAN"
     assert opened.airway_bill == "738-1" and opened.lines == (VACCINE, MASKS)
-    assert case_status(state) == "awaiting_arrival"
+    assert state.status == "awaiting_arrival"
 
 
 def test_announcement_and_arrival_delivered_twice_change_the_case_once() -> None:
     presented = present((1, "A1", 500))
     state, events = run(OPEN, OPEN, presented, presented, OPEN)
     assert [type(e).__name__ for e in events] == ["ClearanceCaseOpened", "GoodsPresented"]
-    assert case_status(state) == "arrived"
+    assert state.status == "arrived"
 
 
 def test_an_arrival_delivered_again_after_clearance_adds_nothing() -> None:
     presented = present((1, "A1", 500))
     state, events = run(OPEN, presented, clear(), presented)
     assert isinstance(events[-1], ClearedFastTrack)
-    assert case_status(state) == "cleared"
+    assert state.status == "cleared"
 
 
 def test_goods_presented_before_the_case_is_open_are_not_found() -> None:
     refused = refusal(present((1, "A1", 500)))
-    assert isinstance(refused, NotFound) and refused.status == 404
+    assert isinstance(refused, NotFound)
 
 
 # --- fast-track release ---------------------------------------------------------------------
@@ -138,30 +137,30 @@ def test_the_declaration_number_is_kept_without_surrounding_blanks() -> None:
 
 def test_clearing_without_a_case_is_not_found() -> None:
     refused = refusal(clear())
-    assert isinstance(refused, NotFound) and refused.status == 404
+    assert isinstance(refused, NotFound)
 
 
 def test_clearing_before_the_goods_arrive_is_a_conflict() -> None:
     refused = refusal(OPEN, clear())
-    assert isinstance(refused, Conflict) and refused.status == 409
+    assert isinstance(refused, StateConflict)
     assert refused.code == "not-arrived" and "not arrived" in refused.detail
 
 
 def test_clearing_twice_is_a_conflict() -> None:
     refused = refusal(OPEN, present((1, "A1", 5)), clear(), clear())
-    assert isinstance(refused, Conflict) and refused.code == "already-cleared"
+    assert isinstance(refused, StateConflict) and refused.code == "already-cleared"
 
 
 def test_a_declaration_number_is_required() -> None:
     refused = refusal(OPEN, present((1, "A1", 5)), clear(declaration_number="  "))
-    assert isinstance(refused, InvalidCommand) and refused.status == 422
+    assert isinstance(refused, InvalidInput)
     assert refused.field == "declaration_number"
 
 
 def test_nothing_received_cannot_be_cleared() -> None:
     refused = refusal(OPEN, present((1, "A1", 0)), clear())
-    assert isinstance(refused, Conflict) and refused.code == "nothing-received"
-    assert isinstance(refusal(OPEN, present(), clear()), Conflict)
+    assert isinstance(refused, StateConflict) and refused.code == "nothing-received"
+    assert isinstance(refusal(OPEN, present(), clear()), StateConflict)
 
 
 received_counts = st.tuples(st.integers(0, 500), st.integers(0, 300), st.integers(0, 200))
@@ -174,7 +173,7 @@ def test_the_release_holds_exactly_what_was_received(
     entries = [(1, f"A{i + 1}", q) for i, q in enumerate(lots)] + [(2, "", masks)]
     _, events = run(OPEN, present(*entries))
     if sum(lots) + masks == 0:
-        assert isinstance(refusal(OPEN, present(*entries), clear()), Conflict)
+        assert isinstance(refusal(OPEN, present(*entries), clear()), StateConflict)
         return
     [cleared] = decider.decide(clear(), decider.fold(events))
     assert isinstance(cleared, ClearedFastTrack)

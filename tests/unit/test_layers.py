@@ -1,0 +1,51 @@
+"""Each layer of a service keeps to its job: checked on the source, so a shortcut shows."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("intake", "customs", "allocation")
+# What each layer must not import: the domain is pure, the application knows no web framework.
+FORBIDDEN_IMPORTS = {
+    "domain.py": ("fastapi", "starlette", "asyncpg", "aiokafka", "shared.http", "shared.db"),
+    "application.py": ("fastapi", "starlette", "shared.http.commands", "shared.http.security"),
+    "queries.py": ("fastapi", "starlette"),
+}
+SQL_READ = re.compile(r"\bSELECT\b")
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+    return modules
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN_IMPORTS))
+def test_a_layer_does_not_import_what_belongs_to_another(service: str, layer: str) -> None:
+    imported = imported_modules(ROOT / "services" / service / layer)
+    leaks = {
+        m for m in imported for f in FORBIDDEN_IMPORTS[layer] if m == f or m.startswith(f + ".")
+    }
+    assert not leaks, f"services/{service}/{layer} imports {sorted(leaks)}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("adapter", ["api.py", "pages.py"])
+def test_the_adapters_read_through_queries_only(service: str, adapter: str) -> None:
+    source = (ROOT / "services" / service / adapter).read_text()
+    assert not SQL_READ.search(source), f"services/{service}/{adapter} holds SQL"
+
+
+def test_domain_errors_carry_no_http_status() -> None:
+    source = (ROOT / "shared" / "decider.py").read_text()
+    assert not re.search(r"^\s+(status|title)\s*=", source, re.MULTILINE)
