@@ -1,7 +1,8 @@
 """Rebuild a service's projections from its event store: ``python -m shared.rebuild intake``.
 
-Runs in one transaction beside the live service: readers see the old tables until the
-rebuilt ones commit. The same is reachable over HTTP as ``POST /admin/projections/rebuild``.
+Runs in one transaction beside the live service: the store is read in pages of 10,000
+events into fresh copies of the tables, swapped in at the end; readers see the old tables
+until then, writers wait. The same is reachable over HTTP as ``POST /admin/projections/rebuild``.
 """
 
 from __future__ import annotations

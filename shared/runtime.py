@@ -1,7 +1,10 @@
 """What a running service holds: settings, the pool, the store, the relay and its consumer.
 
 A service describes itself with a ``ServiceSpec``; ``Runtime`` starts and stops the
-background work (relay, consumer) around the HTTP server.
+background work (relay, consumer) around the HTTP server. The relay always has its own
+connection; with ``AIDPORT_BACKGROUND=pool`` (the default) the consumer has its own pool
+too, so a catch-up never holds the connections the API's requests wait for
+(``inline`` shares the API's pool).
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaClient
 
-from shared.consumer import ConsumerRunner, Handler
+from shared.consumer import ConsumerRunner, Handler, Reaction
 from shared.db import create_pool
 from shared.eventstore import EventStore
 from shared.migrations import migrate
@@ -50,7 +54,7 @@ class ServiceSpec:
     migrations: Path
     projections: Sequence[Projection] = ()
     subscriptions: Sequence[str] = ()  # the services whose events this one reacts to
-    reaction: Callable[[Runtime], Handler] | None = None
+    reaction: Callable[[Runtime], Handler | Reaction] | None = None
     package_dir: Path | None = None  # holds web/templates and web/locale
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()  # e.g. live feeds
 
@@ -60,6 +64,7 @@ class Runtime:
     spec: ServiceSpec
     settings: Settings
     pool: asyncpg.Pool = field(init=False)
+    background_pool: asyncpg.Pool | None = None  # the consumer's own (AIDPORT_BACKGROUND=pool)
     store: EventStore = field(init=False)
     consumer: ConsumerRunner | None = None
     consumer_supervisor: Supervisor | None = None
@@ -80,6 +85,10 @@ class Runtime:
             self.relay = self._relay()
             self._spawn(self.relay.run(), "relay")
         if self.spec.reaction is not None and self.spec.subscriptions:
+            if self.settings.background == "pool":
+                self.background_pool = await create_pool(
+                    self.settings.database_url, max_size=self.settings.background_pool_size
+                )
             self.consumer = self._consumer(self.spec.reaction(self))
             group = self.settings.consumer_group
             self.consumer_supervisor = Supervisor(
@@ -91,18 +100,19 @@ class Runtime:
         for work in self.spec.background:
             self._spawn(work(self), work.__qualname__)
 
-    def _consumer(self, handler: Handler) -> ConsumerRunner:
+    def _consumer(self, handler: Handler | Reaction) -> ConsumerRunner:
         settings = self.settings
         return ConsumerRunner(
             group=settings.consumer_group,
             topics=[topic_of(s, settings.topic_prefix) for s in self.spec.subscriptions],
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            pool=self.pool,
+            pool=self.background_pool or self.pool,
             handler=handler,
             max_message_bytes=settings.consumer_max_message_bytes,
             group_instance_id=settings.group_instance_id,
             session_timeout_ms=settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+            processed_retention=timedelta(hours=settings.processed_retention_hours),
         )
 
     def _relay(self) -> Relay:
@@ -132,6 +142,8 @@ class Runtime:
         if self.kafka is not None:
             with contextlib.suppress(Exception):
                 await self.kafka.close()
+        if self.background_pool is not None:
+            await self.background_pool.close()
         await self.pool.close()
 
     async def broker_ready(self) -> bool:

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     public_docs: bool | None = Field(None, description="default: public in development only")
     relay_enabled: bool = True
     db_pool_size: int = 10
+    background: Literal["inline", "pool"] = Field(
+        "pool", description="pool: the consumer has its own connections, apart from the API's"
+    )
+    background_pool_size: int = Field(4, ge=2)
+    processed_retention_hours: float = Field(
+        7 * 24.0, gt=0, description="how long handled event ids are kept against duplicates"
+    )
     log_level: str = "INFO"
     topic_prefix: str = Field("aidport", description="lets several environments share a cluster")
 

@@ -1,12 +1,15 @@
 """``allocation_rounds`` and ``notices``: the ministry's rounds and each province's inbox.
 
-A new notice also NOTIFYs ``aidport_notices`` with its province code, so live feeds on
-any replica learn of it when the transaction commits.
+Set-based: each statement projects every event of its type in a batch at once, reading
+them by position (``$1``) from the event store in the same transaction. A batch that
+touches notices NOTIFYs ``aidport_notices`` once per province it touched, so live feeds
+on any replica learn of it when the transaction commits.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
+from typing import ClassVar
 
 from shared.contracts.allocation import (
     AllocatedToProvince,
@@ -14,67 +17,55 @@ from shared.contracts.allocation import (
     NoticeAcknowledged,
 )
 from shared.db import Conn
-from shared.eventstore import RecordedEvent
+from shared.projections import SqlProjection
 
 NOTICES_CHANNEL = "aidport_notices"
 
 
-class RoundsProjection:
+class RoundsProjection(SqlProjection):
     name = "allocation_rounds"
     tables = ("allocation_rounds",)
-
-    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
-        if event.event_type != AllocationRoundDecided.event_type:
-            return
-        decided = event.decode()
-        assert isinstance(decided, AllocationRoundDecided)
-        await conn.execute(
-            "INSERT INTO allocation_rounds (round_id, shipment_id, policy, decided_at, lines,"
-            " last_position) VALUES ($1, $2, $3, $4, $5, $6)",
-            decided.round_id,
-            decided.shipment_id,
-            decided.policy,
-            decided.decided_at,
-            json.dumps(event.data["lines"]),
-            event.position,
-        )
+    key_field = "round_id"
+    statements: ClassVar[dict[str, str]] = {
+        AllocationRoundDecided.event_type: """
+            INSERT INTO allocation_rounds (round_id, shipment_id, policy, decided_at, lines,
+                last_position)
+            SELECT e.data->>'round_id', (e.data->>'shipment_id')::uuid, e.data->>'policy',
+                (e.data->>'decided_at')::timestamptz, e.data->'lines', e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])""",
+    }
 
 
-class NoticesProjection:
+class NoticesProjection(SqlProjection):
     name = "notices"
     tables = ("notices",)
+    key_field = "notice_number"
+    statements: ClassVar[dict[str, str]] = {
+        AllocatedToProvince.event_type: """
+            INSERT INTO notices (notice_number, round_id, shipment_id, province_code, line_no,
+                product, unit, pack_size, quantity, packs, lots, status, allocated_at, position)
+            SELECT e.data->>'notice_number', e.data->>'round_id', (e.data->>'shipment_id')::uuid,
+                e.data->>'province_code', (e.data->>'line_no')::int, e.data->>'product',
+                e.data->>'unit',
+                (e.data->>'pack_size')::int, (e.data->>'quantity')::bigint,
+                (e.data->>'packs')::bigint,
+                e.data->'lots', 'new', e.recorded_at, e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])""",
+        NoticeAcknowledged.event_type: """
+            UPDATE notices n SET status = 'acknowledged',
+                acknowledged_at = (e.data->>'acknowledged_at')::timestamptz,
+                acknowledged_by = e.metadata->>'actor'
+            FROM events e
+            WHERE e.position = ANY($1::bigint[]) AND n.notice_number = e.data->>'notice_number'""",
+    }
 
-    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
-        match event.decode():
-            case AllocatedToProvince() as notice:
-                await conn.execute(
-                    """INSERT INTO notices (notice_number, round_id, shipment_id, province_code,
-                           line_no, product, unit, pack_size, quantity, packs, lots, status,
-                           allocated_at, position)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'new', $12, $13)""",
-                    notice.notice_number,
-                    notice.round_id,
-                    notice.shipment_id,
-                    notice.province_code,
-                    notice.line_no,
-                    notice.product,
-                    notice.unit.value,
-                    notice.pack_size,
-                    notice.quantity,
-                    notice.packs,
-                    json.dumps(event.data["lots"]),
-                    event.recorded_at,
-                    event.position,
-                )
-                await conn.execute(
-                    "SELECT pg_notify($1, $2)", NOTICES_CHANNEL, notice.province_code
-                )
-            case NoticeAcknowledged() as ack:
-                await conn.execute(
-                    "UPDATE notices SET status = 'acknowledged', acknowledged_at = $2,"
-                    " acknowledged_by = $3 WHERE notice_number = $1",
-                    ack.notice_number,
-                    ack.acknowledged_at,
-                    event.metadata.get("actor"),
-                )
-                await conn.execute("SELECT pg_notify($1, $2)", NOTICES_CHANNEL, ack.province_code)
+    async def after_batch(self, conn: Conn, positions: Sequence[int]) -> None:
+        await conn.execute(
+            """SELECT pg_notify($1, p) FROM (SELECT DISTINCT data->>'province_code' AS p
+                   FROM events WHERE position = ANY($2::bigint[])) AS touched
+               ORDER BY p""",
+            NOTICES_CHANNEL,
+            list(positions),
+        )

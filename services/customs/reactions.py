@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from services.customs import domain
 from services.customs.application import cases
-from shared.consumer import Handler, reaction_metadata
+from shared.consumer import Reaction, reaction_metadata
+from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
 from shared.db import Conn
 from shared.envelope import Envelope
@@ -20,12 +23,21 @@ def command_for(event: object) -> domain.Command | None:
     return None
 
 
-def reaction(runtime: Runtime) -> Handler:
-    async def handle(conn: Conn, envelope: Envelope) -> None:
-        command = command_for(envelope.event)
-        if command is None:
-            return
-        metadata = reaction_metadata(runtime.spec.name, envelope)
-        await cases(runtime).handle(conn, envelope.subject, command, metadata)
+def reaction(runtime: Runtime) -> Reaction:
+    service = runtime.spec.name
 
-    return handle
+    async def one(conn: Conn, envelope: Envelope) -> None:
+        command = command_for(envelope.event)
+        if command is not None:
+            metadata = reaction_metadata(service, envelope)
+            await cases(runtime).handle(conn, envelope.subject, command, metadata)
+
+    async def many(conn: Conn, envelopes: Sequence[Envelope]) -> None:
+        commands = [
+            StreamCommand(e.subject, command, reaction_metadata(service, e))
+            for e in envelopes
+            if (command := command_for(e.event)) is not None
+        ]
+        await BatchUnitOfWork(cases(runtime)).run(conn, commands)
+
+    return Reaction(one, many)

@@ -1,49 +1,40 @@
-"""The ``shipments`` table: what intake officers list and open."""
+"""The ``shipments`` table: what intake officers list and open.
+
+Set-based: each statement projects every event of its type in a batch at once, reading
+them by position (``$1``) from the event store in the same transaction.
+"""
 
 from __future__ import annotations
 
-import json
+from typing import ClassVar
 
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
-from shared.db import Conn
-from shared.eventstore import RecordedEvent
+from shared.projections import SqlProjection
 
 
-class ShipmentsProjection:
+class ShipmentsProjection(SqlProjection):
     name = "shipments"
     tables = ("shipments",)
-
-    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
-        match event.decode():
-            case ShipmentAnnounced() as announced:
-                await self._announced(conn, event, announced)
-            case ShipmentArrived() as arrived:
-                await conn.execute(
-                    "UPDATE shipments SET status = 'arrived', arrived_at = $2, received = $3,"
-                    " remarks = $4, last_position = $5 WHERE shipment_id = $1",
-                    arrived.shipment_id,
-                    arrived.arrived_at,
-                    json.dumps(event.data["received"]),
-                    arrived.remarks,
-                    event.position,
-                )
-
-    async def _announced(self, conn: Conn, event: RecordedEvent, e: ShipmentAnnounced) -> None:
-        await conn.execute(
-            """INSERT INTO shipments (shipment_id, donor, channel, airport, flight, airway_bill,
-                   expected_arrival, consignee, status, lines, announced_at, announced_by,
-                   last_position)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'announced', $9, $10, $11, $12)""",
-            e.shipment_id,
-            e.donor,
-            e.channel.value,
-            e.airport,
-            e.flight,
-            e.airway_bill,
-            e.expected_arrival,
-            e.consignee,
-            json.dumps(event.data["lines"]),
-            event.recorded_at,
-            event.metadata.get("actor"),
-            event.position,
-        )
+    key_field = "shipment_id"
+    statements: ClassVar[dict[str, str]] = {
+        ShipmentAnnounced.event_type: """
+            INSERT INTO shipments (shipment_id, donor, channel, airport, flight, airway_bill,
+                expected_arrival, consignee, status, lines, announced_at, announced_by,
+                last_position)
+            SELECT (e.data->>'shipment_id')::uuid, e.data->>'donor', e.data->>'channel',
+                e.data->>'airport',
+                e.data->>'flight', e.data->>'airway_bill',
+                (e.data->>'expected_arrival')::timestamptz,
+                e.data->>'consignee', 'announced', e.data->'lines', e.recorded_at,
+                e.metadata->>'actor', e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])""",
+        ShipmentArrived.event_type: """
+            UPDATE shipments s SET status = 'arrived',
+                arrived_at = (e.data->>'arrived_at')::timestamptz,
+                received = e.data->'received', remarks = coalesce(e.data->>'remarks', ''),
+                last_position = e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])
+                AND s.shipment_id = (e.data->>'shipment_id')::uuid""",
+    }

@@ -1,10 +1,13 @@
-"""The consumer runner and its parts: fetch and sequence, apply, park, dead-letter."""
+"""The consumer runner and its parts: fetch and sequence, apply, park, dead-letter, offsets."""
 
-from shared.consumer.runner import (
-    TRANSIENT_ERRORS,
-    ConsumerRunner,
-    Handler,
-    reaction_metadata,
-)
+from shared.consumer.apply import TRANSIENT_ERRORS, BatchHandler, Handler, Reaction
+from shared.consumer.runner import ConsumerRunner, reaction_metadata
 
-__all__ = ["TRANSIENT_ERRORS", "ConsumerRunner", "Handler", "reaction_metadata"]
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "BatchHandler",
+    "ConsumerRunner",
+    "Handler",
+    "Reaction",
+    "reaction_metadata",
+]

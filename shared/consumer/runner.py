@@ -2,8 +2,9 @@
 
 Delivery is at least once; effects are applied once because each batch is handled in
 ONE Postgres transaction that also stores the consumed offsets and the handled event ids.
-On partition assignment the consumer seeks to the offsets stored in Postgres, not to
-Kafka's committed ones (those are written too, but only so that tools can show lag).
+The runner holds the loop and the retries; each job has its module: ``sequence`` (fetch
+and sequence, the aiokafka#738 guard), ``apply`` (the batch unit of work, parking),
+``dead_letters`` and ``offsets`` (store, commit, lag, pruning of processed ids).
 
 Failures, by kind:
 - transient (database or broker unreachable, a concurrency conflict): the batch is rolled
@@ -25,45 +26,42 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from shared.consumer import dead_letters, parking
+from shared.consumer import dead_letters, offsets, parking
+from shared.consumer.apply import (
+    TRANSIENT_ERRORS,
+    Applier,
+    Handler,
+    Reaction,
+    mark_processed,
+    processed_among,
+)
 from shared.consumer.dead_letters import DeadLetter, DeadLetterRow, clean_text
 from shared.consumer.parking import ParkedMessage
+from shared.consumer.sequence import SeekToStoredOffsets, Sequencer
 from shared.contracts.base import EventRegistry, JsonDict, registry
-from shared.db import Conn
 from shared.envelope import Envelope, UndecodableMessage, UnknownTypeMessage, from_kafka
-from shared.eventstore import ConcurrencyError
-from shared.observability import CONSUMED, CONSUMER_LAG, correlation_id
+from shared.observability import CONSUMED
 from shared.resilience import Backoff, Outage
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Conn, Envelope], Awaitable[None]]
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    ConcurrencyError,
-    KafkaError,
-)
-
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+DEFAULT_PROCESSED_RETENTION = timedelta(days=7)
+_PRUNE_EVERY = 600.0  # seconds between two prunings of processed_events
+_KAFKA_COMMIT_EVERY = 1.0  # seconds between two (informational) commits to Kafka
+
+Batch = dict[TopicPartition, list[Any]]
 
 
 def reaction_metadata(service: str, envelope: Envelope) -> JsonDict:
@@ -82,29 +80,6 @@ def _lock_keys(group: str, subjects: Sequence[str]) -> list[int]:
     return sorted({zlib.crc32(f"{group}:{s}".encode()) for s in subjects})
 
 
-class _SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    """aiokafka rebalances in its own task, possibly while a batch is being handled: the
-    revocation waits for that batch to commit, and no batch starts until the new
-    assignment is positioned at the offsets stored in Postgres."""
-
-    def __init__(self, runner: ConsumerRunner) -> None:
-        self.runner = runner
-        self.holding = False
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        if not self.holding:
-            await self.runner.batch_lock.acquire()
-            self.holding = True
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        try:
-            await self.runner.seek_to_stored_offsets(assigned)
-        finally:
-            if self.holding:
-                self.holding = False
-                self.runner.batch_lock.release()
-
-
 class ConsumerRunner:
     def __init__(
         self,
@@ -113,20 +88,22 @@ class ConsumerRunner:
         topics: Sequence[str],
         bootstrap_servers: str,
         pool: asyncpg.Pool,
-        handler: Handler,
+        handler: Handler | Reaction,
         types: EventRegistry = registry,
-        max_records: int = 200,
+        max_records: int = 1000,
         commit_to_kafka: bool = True,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         group_instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
+        processed_retention: timedelta = DEFAULT_PROCESSED_RETENTION,
     ) -> None:
         self.group = group
         self.topics = list(topics)
         self.bootstrap_servers = bootstrap_servers
         self.pool = pool
-        self.handler = handler
+        reaction = handler if isinstance(handler, Reaction) else Reaction(handler)
+        self.applier = Applier(group, reaction)
         self.types = types
         self.max_records = max_records
         self.commit_to_kafka = commit_to_kafka
@@ -134,16 +111,16 @@ class ConsumerRunner:
         self.group_instance_id = group_instance_id  # static membership: a restart rejoins at once
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.processed_retention = processed_retention
         self.consumer: AIOKafkaConsumer | None = None
         self.dlq: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()  # set once partitions are assigned and positioned
         self.batch_lock = asyncio.Lock()  # a batch and a rebalance never overlap
-        # The next offset to handle per partition, from Postgres; records that do not follow
-        # on from it are not handled (see _in_sequence).
-        self._next: dict[TopicPartition, int] = {}
-        self._reseeked: dict[TopicPartition, int] = {}
+        self.sequencer = Sequencer()
         self._broker = Outage(log, f"consumer {group}: broker")
         self._database = Outage(log, f"consumer {group}: database")
+        self._next_prune = 0.0
+        self._kafka_commit_due = 0.0
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -163,17 +140,18 @@ class ConsumerRunner:
         self.dlq = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers, acks="all", request_timeout_ms=10_000
         )
-        self._next.clear()
-        self._reseeked.clear()
+        self.sequencer.clear()
         try:
             await self._start_with_backoff()
-            self.consumer.subscribe(self.topics, listener=_SeekToStoredOffsets(self))
+            listener = SeekToStoredOffsets(self.batch_lock, self.seek_to_stored_offsets)
+            self.consumer.subscribe(self.topics, listener=listener)
             await self._refresh_gauges()
             while True:
                 batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
                 if batch:
                     await self.process_batch(batch)
-                self._observe_lag()
+                offsets.observe_lag(self.consumer, self.group, self.sequencer.next)
+                await self._prune_now_and_then()
         finally:
             self.ready.clear()
             await self.consumer.stop()
@@ -194,54 +172,34 @@ class ConsumerRunner:
 
     async def seek_to_stored_offsets(self, assigned: set[TopicPartition]) -> None:
         assert self.consumer is not None
-        rows = await self.pool.fetch(
-            "SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer_group = $1",
-            self.group,
-        )
-        stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        stored = await offsets.stored(self.pool, self.group)
         fresh = [tp for tp in assigned if tp not in stored]
         if fresh:  # never consumed by this group: from the first offset the broker still has
             stored |= await self.consumer.beginning_offsets(fresh)
-        for tp in assigned:
-            self.consumer.seek(tp, stored[tp])
-            self._next[tp] = stored[tp]
+        self.sequencer.positioned(self.consumer, {tp: stored[tp] for tp in assigned})
         self.ready.set()
+
+    async def _prune_now_and_then(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + _PRUNE_EVERY
+        try:
+            pruned = await offsets.prune_processed(self.pool, self.group, self.processed_retention)
+            if pruned:
+                log.info("consumer %s: pruned %d processed ids", self.group, pruned)
+        except TRANSIENT_ERRORS as error:  # next time; the batches report outages
+            log.debug("consumer %s: pruning skipped: %r", self.group, error)
 
     # -- one batch -----------------------------------------------------------------
 
-    async def process_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    async def process_batch(self, batch: Batch) -> None:
         """Decode (dead-lettering the undecodable), then handle; retry transient failures."""
         async with self.batch_lock:
             if self.consumer is not None:
-                batch = self._in_sequence(batch)
+                batch = self.sequencer.in_sequence(self.consumer, batch)
             await self._process_owned(batch)
 
-    def _in_sequence(
-        self, batch: dict[TopicPartition, list[Any]]
-    ) -> dict[TopicPartition, list[Any]]:
-        """Only records that follow on from the stored position of a partition we own.
-
-        aiokafka can hand out records fetched while a rebalance listener is still seeking
-        (aio-libs/aiokafka#738), from the wrong position. Records before the stored position
-        were handled already; a jump past it would skip records, so the partition is sought
-        back once (a second identical jump is a real gap, e.g. transaction markers)."""
-        assert self.consumer is not None
-        owned = self.consumer.assignment()
-        kept: dict[TopicPartition, list[Any]] = {}
-        for tp, records in batch.items():
-            expected = self._next.get(tp)
-            if tp not in owned or expected is None:
-                continue
-            records = [r for r in records if r.offset >= expected]
-            if records and records[0].offset > expected and self._reseeked.get(tp) != expected:
-                self._reseeked[tp] = expected
-                self.consumer.seek(tp, expected)
-                continue
-            if records:
-                kept[tp] = records
-        return kept
-
-    async def _process_owned(self, batch: dict[TopicPartition, list[Any]]) -> None:
+    async def _process_owned(self, batch: Batch) -> None:
         messages = [m for records in batch.values() for m in records]
         envelopes, dead = self._decode(messages)
         await self._publish_dead_letters(dead)
@@ -252,10 +210,7 @@ class ConsumerRunner:
             await self._one_by_one(batch, envelopes, dead)
 
     async def _handle_retrying(
-        self,
-        envelopes: Sequence[Envelope],
-        dead: Sequence[DeadLetter],
-        batch: dict[TopicPartition, list[Any]],
+        self, envelopes: Sequence[Envelope], dead: Sequence[DeadLetter], batch: Batch
     ) -> None:
         backoff = Backoff(initial=0.2)
         while True:
@@ -269,10 +224,7 @@ class ConsumerRunner:
                 await backoff.wait()
 
     async def _one_by_one(
-        self,
-        batch: dict[TopicPartition, list[Any]],
-        envelopes: Sequence[Envelope],
-        dead: Sequence[DeadLetter],
+        self, batch: Batch, envelopes: Sequence[Envelope], dead: Sequence[DeadLetter]
     ) -> None:
         """Each message in its own transaction; one that still fails is a dead letter."""
         by_offset = {(e.topic, e.partition, e.offset): e for e in envelopes}
@@ -295,10 +247,7 @@ class ConsumerRunner:
                     await self._handle_retrying([], [failed], one)
 
     async def handle_batch(
-        self,
-        envelopes: Sequence[Envelope],
-        batch: dict[TopicPartition, list[Any]],
-        dead: Sequence[DeadLetter] = (),
+        self, envelopes: Sequence[Envelope], batch: Batch, dead: Sequence[DeadLetter] = ()
     ) -> None:
         """Handle one batch in one Postgres transaction, with the offsets it consumed."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -307,15 +256,26 @@ class ConsumerRunner:
                 _lock_keys(self.group, [e.subject for e in envelopes]),
             )
             parked = await parking.parked_subjects(conn, self.group)
-            done = await self._processed_among(conn, [e.id for e in envelopes])
-            for envelope in envelopes:
-                await self._handle_one(conn, envelope, parked, done)
+            parked_before = len(parked)
+            await self.applier.apply(conn, envelopes, parked)
             await dead_letters.record(conn, self.group, dead)
-            await self._store_offsets(conn, batch)
-        self._next.update({tp: msgs[-1].offset + 1 for tp, msgs in batch.items() if msgs})
-        await self._commit_to_kafka(batch)
-        if parked or dead:
+            await offsets.store(conn, self.group, batch)
+        self.sequencer.advanced(offsets.next_offsets(batch))
+        await self._commit_to_kafka_now_and_then()
+        if parked_before or len(parked) > parked_before or dead:
             await self._refresh_gauges()
+
+    async def _commit_to_kafka_now_and_then(self) -> None:
+        """Kafka's offsets only show lag in tools: one commit a second is plenty, and a
+        broker round trip per batch would slow a catch-up down."""
+        if not self.commit_to_kafka or self.consumer is None:
+            return
+        if time.monotonic() < self._kafka_commit_due:
+            return
+        self._kafka_commit_due = time.monotonic() + _KAFKA_COMMIT_EVERY
+        owned = self.consumer.assignment()
+        positions = {tp: o for tp, o in self.sequencer.next.items() if tp in owned}
+        await offsets.commit_to_kafka(self.consumer, self.group, positions)
 
     # -- decoding and dead letters ---------------------------------------------------
 
@@ -357,95 +317,6 @@ class ConsumerRunner:
             for letter in dead:
                 letter.dlq_error = "no dead-letter producer"
 
-    # -- handling ------------------------------------------------------------------
-
-    async def _handle_one(
-        self, conn: Conn, envelope: Envelope, parked: set[str], done: set[UUID]
-    ) -> None:
-        token = correlation_id.set(envelope.correlation_id)
-        try:
-            if envelope.subject in parked:
-                await parking.park(
-                    conn, self.group, envelope, "waiting behind an earlier parked event"
-                )
-            elif envelope.id in done:
-                CONSUMED.labels(self.group, "duplicate").inc()
-            elif error := await self._apply(conn, envelope):
-                await parking.park(conn, self.group, envelope, error)
-                parked.add(envelope.subject)
-            else:
-                done.add(envelope.id)
-                CONSUMED.labels(self.group, "handled").inc()
-        finally:
-            correlation_id.reset(token)
-
-    async def _apply(self, conn: Conn, envelope: Envelope) -> str | None:
-        """Run the handler in a savepoint and record the event as processed; returns the
-        error of a failed handler (its effects are undone), re-raises transient errors.
-        A PostgreSQL data error (a value the schema cannot hold) is such a failure."""
-        try:
-            async with conn.transaction():
-                await self.handler(conn, envelope)
-        except TRANSIENT_ERRORS:
-            raise
-        except Exception as error:
-            log.exception(
-                "consumer %s: handler failed on %s (shipment %s)",
-                self.group,
-                envelope.id,
-                clean_text(envelope.subject, 100),
-            )
-            return f"{type(error).__name__}: {error}"
-        await self._mark_processed(conn, envelope)
-        return None
-
-    async def _processed_among(self, conn: Conn, ids: Sequence[UUID]) -> set[UUID]:
-        rows = await conn.fetch(
-            "SELECT event_id FROM processed_events WHERE consumer_group = $1"
-            " AND event_id = ANY($2::uuid[])",
-            self.group,
-            list(ids),
-        )
-        return {r["event_id"] for r in rows}
-
-    async def _mark_processed(self, conn: Conn, envelope: Envelope) -> None:
-        await conn.execute(
-            "INSERT INTO processed_events (consumer_group, event_id) VALUES ($1, $2)",
-            self.group,
-            envelope.id,
-        )
-
-    # -- offsets -------------------------------------------------------------------
-
-    async def _store_offsets(self, conn: Conn, batch: dict[TopicPartition, list[Any]]) -> None:
-        await conn.executemany(
-            "INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (consumer_group, topic, partition)"
-            " DO UPDATE SET next_offset = excluded.next_offset",
-            [
-                (self.group, tp.topic, tp.partition, msgs[-1].offset + 1)
-                for tp, msgs in batch.items()
-                if msgs
-            ],
-        )
-
-    async def _commit_to_kafka(self, batch: dict[TopicPartition, list[Any]]) -> None:
-        """Informational only (lag in Kafka tools); Postgres holds the truth."""
-        if not self.commit_to_kafka or self.consumer is None:
-            return
-        try:
-            await self.consumer.commit({tp: msgs[-1].offset + 1 for tp, msgs in batch.items()})
-        except KafkaError as error:
-            log.debug("consumer %s: Kafka commit skipped: %r", self.group, error)
-
-    def _observe_lag(self) -> None:
-        assert self.consumer is not None
-        for tp in self.consumer.assignment():
-            end = self.consumer.highwater(tp)
-            position = self._next.get(tp)
-            if end is not None and position is not None:
-                CONSUMER_LAG.labels(self.group, tp.topic, tp.partition).set(max(end - position, 0))
-
     # -- admin: parked events and dead letters ------------------------------------------
 
     async def _refresh_gauges(self) -> None:
@@ -472,15 +343,17 @@ class ConsumerRunner:
             )
             for row in rows:
                 envelope = parking.envelope_of(row, self.types)
-                done = await self._processed_among(conn, [envelope.id])
-                if not done and (error := await self._apply(conn, envelope)):
-                    await conn.execute(
-                        "UPDATE parked_messages SET error = $2, attempts = attempts + 1"
-                        " WHERE id = $1",
-                        row["id"],
-                        clean_text(error),
-                    )
-                    break
+                done = await processed_among(conn, self.group, [envelope.id])
+                if not done:
+                    if error := await self.applier.run_handler(conn, envelope):
+                        await conn.execute(
+                            "UPDATE parked_messages SET error = $2, attempts = attempts + 1"
+                            " WHERE id = $1",
+                            row["id"],
+                            clean_text(error),
+                        )
+                        break
+                    await mark_processed(conn, self.group, [envelope.id])
                 await conn.execute("DELETE FROM parked_messages WHERE id = $1", row["id"])
             remaining = await conn.fetchval(
                 "SELECT count(*) FROM parked_messages WHERE consumer_group = $1 AND subject = $2",
@@ -517,8 +390,7 @@ class ConsumerRunner:
                 "SELECT pg_advisory_xact_lock($1)", _lock_keys(self.group, [envelope.subject])[0]
             )
             parked = await parking.parked_subjects(conn, self.group)
-            done = await self._processed_among(conn, [envelope.id])
-            await self._handle_one(conn, envelope, parked, done)
+            await self.applier.apply(conn, [envelope], parked)
             await conn.execute(
                 "UPDATE dead_letters SET resolved_at = now(), attempts = attempts + 1"
                 " WHERE id = $1",

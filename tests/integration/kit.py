@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.consumer import ConsumerRunner, Handler
+from shared.consumer import ConsumerRunner, Handler, Reaction
 from shared.db import Conn
 from shared.envelope import Envelope
 from shared.eventstore import EventStore
@@ -73,7 +73,7 @@ def make_consumer(
     pool: asyncpg.Pool,
     topic: str,
     bootstrap: str,
-    handler: Handler = count_effect,
+    handler: Handler | Reaction = count_effect,
     group: str = "test-group",
     **options: Any,
 ) -> ConsumerRunner:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import ClassVar
 
 import asyncpg
 import pytest
 
 from shared.db import Conn
 from shared.eventstore import EventStore, RecordedEvent
-from shared.projections import project, rebuild
-from tests.sample_events import ping
+from shared.projections import SqlProjection, project, rebuild
+from tests.sample_events import Ping, ping
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +58,47 @@ async def test_rebuilt_projection_equals_incremental(pool: asyncpg.Pool) -> None
     assert replayed == 180
     assert len(incremental) == 15
     assert [dict(r) for r in rebuilt] == [dict(r) for r in incremental]
+
+
+class StreamLast(SqlProjection):
+    """A set-based projection with a secondary index: the rebuild keeps its name."""
+
+    name = "stream_last"
+    tables = ("stream_last",)
+    key_field = "shipment_id"
+    statements: ClassVar[dict[str, str]] = {
+        Ping.event_type: "INSERT INTO stream_last (stream_id, n, last_position)"
+        " SELECT stream_id, (data->>'n')::int, position FROM events"
+        " WHERE position = ANY($1::bigint[])"
+        " ON CONFLICT (stream_id) DO UPDATE SET n = excluded.n,"
+        " last_position = excluded.last_position",
+    }
+
+
+async def test_a_rebuild_swaps_in_fresh_tables_with_the_same_indexes(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        "CREATE TABLE stream_last (stream_id text PRIMARY KEY, n int NOT NULL,"
+        " last_position bigint NOT NULL);"
+        "CREATE INDEX stream_last_by_n ON stream_last (n, stream_id)"
+    )
+    store, projection = EventStore("test"), StreamLast()
+    streams = [uuid.uuid4() for _ in range(30)]
+    async with pool.acquire() as conn, conn.transaction():
+        for stream in streams:
+            recorded = await store.append(conn, str(stream), 0, [ping(stream, i) for i in range(4)])
+            await project(conn, [projection], recorded)
+    incremental = await pool.fetch("SELECT * FROM stream_last ORDER BY stream_id")
+    old_oid = await pool.fetchval("SELECT 'stream_last'::regclass::oid")
+
+    replayed = await rebuild(pool, store, [projection], page=7)  # pages split streams
+
+    rebuilt = await pool.fetch("SELECT * FROM stream_last ORDER BY stream_id")
+    assert replayed == 120
+    assert [dict(r) for r in rebuilt] == [dict(r) for r in incremental]
+    assert {r["n"] for r in rebuilt} == {3}
+    assert await pool.fetchval("SELECT 'stream_last'::regclass::oid") != old_oid  # fresh table
+    indexes = await pool.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'stream_last'")
+    assert {r["indexname"] for r in indexes} == {"stream_last_pkey", "stream_last_by_n"}
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'aidport_rebuild'"
+    )

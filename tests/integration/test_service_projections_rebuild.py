@@ -1,0 +1,107 @@
+"""The services' set-based projections: rebuilt from the store, they equal the live ones
+built batch by batch (several events of one shipment in a batch included)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from services.allocation import domain as allocation
+from services.allocation.application import PROJECTIONS as ALLOCATION_PROJECTIONS
+from services.customs import domain as customs
+from services.customs.application import PROJECTIONS as CUSTOMS_PROJECTIONS
+from shared.application import CommandHandler
+from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
+from shared.contracts.intake import ShipmentAnnounced
+from shared.eventstore import EventStore
+from shared.migrations import migrate
+from shared.projections import rebuild
+from shared.reference_data import provinces
+from tests.unit.builders import NOW, cleared, line, received
+
+pytestmark = pytest.mark.integration
+
+SERVICES = Path(__file__).resolve().parents[2] / "services"
+
+
+def _announcement(shipment: uuid.UUID) -> ShipmentAnnounced:
+    return ShipmentAnnounced(
+        shipment_id=shipment,
+        donor="COVAX",
+        channel="covax",
+        airport="HAN",
+        flight="VN0317",
+        airway_bill="738-1",
+        expected_arrival=NOW,
+        consignee="NIHE",
+        lines=(line(),),
+    )
+
+
+async def _table(pool: asyncpg.Pool, table: str, key: str) -> list[dict[str, object]]:
+    return [dict(r) for r in await pool.fetch(f"SELECT * FROM {table} ORDER BY {key}")]
+
+
+async def test_customs_cases_rebuilt_equal_the_live_ones(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await migrate(conn, SERVICES / "customs" / "migrations")
+    handler = CommandHandler(EventStore("customs"), customs.decider, CUSTOMS_PROJECTIONS)
+    uow = BatchUnitOfWork(handler)
+    shipments = [uuid.uuid4() for _ in range(12)]
+    present = customs.PresentGoods(arrived_at=NOW, received=received((1, "A1", 500)))
+
+    def opened(s: uuid.UUID) -> StreamCommand[object]:
+        return StreamCommand(str(s), customs.OpenCase.from_announcement(_announcement(s)), {})
+
+    async with pool.acquire() as conn, conn.transaction():  # open and present in one batch
+        await uow.run(conn, [opened(s) for s in shipments[:6]])
+        await uow.run(
+            conn,
+            [c for s in shipments[6:] for c in (opened(s), StreamCommand(str(s), present, {}))],
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        await uow.run(conn, [StreamCommand(str(s), present, {}) for s in shipments[:3]])
+    live = await _table(pool, "clearance_cases", "shipment_id")
+
+    assert await rebuild(pool, EventStore("customs"), CUSTOMS_PROJECTIONS) == 21
+    assert await _table(pool, "clearance_cases", "shipment_id") == live
+    assert sorted(str(r["status"]) for r in live) == ["arrived"] * 9 + ["awaiting_arrival"] * 3
+    lots = await pool.fetch(
+        "SELECT DISTINCT received->0->>'lot_number' AS lot FROM clearance_cases"
+        " WHERE status = 'arrived'"
+    )
+    assert [r["lot"] for r in lots] == ["A1"]
+
+
+async def test_allocation_rounds_and_notices_rebuilt_equal_the_live_ones(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await migrate(conn, SERVICES / "allocation" / "migrations")
+    handler = CommandHandler(EventStore("allocation"), allocation.decider, ALLOCATION_PROJECTIONS)
+    uow = BatchUnitOfWork(handler)
+    now = datetime.now(UTC)
+    commands = [
+        StreamCommand(
+            str(s),
+            allocation.DecideRound(cleared=cleared(shipment_id=s), provinces=provinces(), now=now),
+            {"actor": "aidport/allocation"},
+        )
+        for s in (uuid.uuid4() for _ in range(3))
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        recorded = await uow.run(conn, commands)
+    notices = await _table(pool, "notices", "notice_number")
+    rounds = await _table(pool, "allocation_rounds", "round_id")
+
+    replayed = await rebuild(pool, EventStore("allocation"), ALLOCATION_PROJECTIONS)
+
+    assert replayed == sum(len(r) for r in recorded)
+    assert len(rounds) == 3
+    assert len(notices) == replayed - 3
+    assert await _table(pool, "notices", "notice_number") == notices
+    assert await _table(pool, "allocation_rounds", "round_id") == rounds
