@@ -17,7 +17,7 @@ from shared.contracts.customs import (
     ClearanceCaseOpened,
     ClearedFastTrack,
     Examination,
-    GoodsPresented,
+    GoodsPresentedV2,
     Lane,
 )
 from shared.contracts.intake import ShipmentAnnounced
@@ -88,7 +88,7 @@ def evolve(state: ClearanceCase, event: DomainEvent) -> ClearanceCase:
     match event:
         case ClearanceCaseOpened():
             return ClearanceCase(CaseStatus.AWAITING_ARRIVAL, event)
-        case GoodsPresented():
+        case GoodsPresentedV2():
             return replace(state, status=CaseStatus.ARRIVED, received=event.received)
         case ClearedFastTrack():
             return replace(state, status=CaseStatus.CLEARED)
@@ -127,7 +127,7 @@ def present_goods(command: PresentGoods, state: ClearanceCase) -> list[DomainEve
     if state.status is not CaseStatus.AWAITING_ARRIVAL:
         return []  # already presented: the arrival was delivered again
     return [
-        GoodsPresented(
+        GoodsPresentedV2(
             shipment_id=state.opened.shipment_id,
             arrived_at=command.arrived_at,
             received=command.received,

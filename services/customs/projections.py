@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.contracts.customs import ClearanceCaseOpened, ClearedFastTrack, GoodsPresented
+from shared.contracts.customs import (
+    ClearanceCaseOpened,
+    ClearedFastTrack,
+    GoodsPresented,
+    GoodsPresentedV2,
+)
 from shared.projections import SqlProjection
 
 
@@ -28,6 +33,13 @@ class ClearanceCasesProjection(SqlProjection):
             FROM events e
             WHERE e.position = ANY($1::bigint[])""",
         GoodsPresented.event_type: """
+            UPDATE clearance_cases c SET status = 'arrived',
+                arrived_at = (e.data->>'arrived_at')::timestamptz,
+                received = e.data->'received', last_position = e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])
+                AND c.shipment_id = (e.data->>'shipment_id')::uuid""",
+        GoodsPresentedV2.event_type: """
             UPDATE clearance_cases c SET status = 'arrived',
                 arrived_at = (e.data->>'arrived_at')::timestamptz,
                 received = e.data->'received', last_position = e.position

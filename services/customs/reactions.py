@@ -8,7 +8,8 @@ from services.customs import domain
 from services.customs.application import cases
 from shared.consumer import Reaction, reaction_metadata
 from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
-from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2
+from shared.contracts.values import ReceivedLot
 from shared.db import Conn
 from shared.envelope import Envelope
 from shared.runtime import Runtime
@@ -18,8 +19,12 @@ def command_for(event: object) -> domain.Command | None:
     match event:
         case ShipmentAnnounced():
             return domain.OpenCase.from_announcement(event)
-        case ShipmentArrived():
-            return domain.PresentGoods(arrived_at=event.arrived_at, received=event.received)
+        case ShipmentArrivedV2():
+            accepted = tuple(
+                ReceivedLot(line_no=lot.line_no, lot_number=lot.lot_number, quantity=lot.accepted)
+                for lot in event.lots
+            )
+            return domain.PresentGoods(arrived_at=event.arrived_at, received=accepted)
     return None
 
 

@@ -12,10 +12,10 @@ from enum import StrEnum
 from uuid import UUID
 
 from shared.contracts.base import DomainEvent
-from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2
 from shared.contracts.limits import MAX_LOTS
 from shared.contracts.rules import check_lots_add_up
-from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot
+from shared.contracts.values import Category, Channel, CountedLot, LineItem, Lot, ReceivedLot
 from shared.decider import Decider, InvalidInput, NotFound, StateConflict
 from shared.reference_data import airports
 
@@ -72,7 +72,7 @@ def evolve(state: Shipment, event: DomainEvent) -> Shipment:
     match event:
         case ShipmentAnnounced():
             return Shipment(event.shipment_id, ShipmentStatus.ANNOUNCED, event.airport, event.lines)
-        case ShipmentArrived():
+        case ShipmentArrivedV2():
             return replace(state, status=ShipmentStatus.ARRIVED)
     return state
 
@@ -233,11 +233,20 @@ def record_arrival(command: RecordArrival, state: Shipment) -> list[DomainEvent]
     check_within(command.arrived_at, command.now, ARRIVAL_WINDOW, "arrived_at")
     check_received(command.received, state.lines)
     return [
-        ShipmentArrived(
+        ShipmentArrivedV2(
             shipment_id=state.shipment_id,
             airport=state.airport,  # goods land where they were announced; not the client's say
+            part_no=1,
             arrived_at=command.arrived_at,
-            received=command.received,
+            lots=tuple(
+                CountedLot(
+                    line_no=lot.line_no,
+                    lot_number=lot.lot_number,
+                    counted=lot.quantity,
+                    accepted=lot.quantity,
+                )
+                for lot in command.received
+            ),
             remarks=command.remarks,
         )
     ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived, ShipmentArrivedV2
 from shared.projections import SqlProjection
 
 
@@ -33,6 +33,18 @@ class ShipmentsProjection(SqlProjection):
             UPDATE shipments s SET status = 'arrived',
                 arrived_at = (e.data->>'arrived_at')::timestamptz,
                 received = e.data->'received', remarks = coalesce(e.data->>'remarks', ''),
+                last_position = e.position
+            FROM events e
+            WHERE e.position = ANY($1::bigint[])
+                AND s.shipment_id = (e.data->>'shipment_id')::uuid""",
+        ShipmentArrivedV2.event_type: """
+            UPDATE shipments s SET status = 'arrived',
+                arrived_at = (e.data->>'arrived_at')::timestamptz,
+                received = (
+                    SELECT coalesce(jsonb_agg(jsonb_build_object('line_no', l->'line_no',
+                        'lot_number', l->'lot_number', 'quantity', l->'accepted')), '[]')
+                    FROM jsonb_array_elements(e.data->'lots') l),
+                remarks = coalesce(e.data->>'remarks', ''),
                 last_position = e.position
             FROM events e
             WHERE e.position = ANY($1::bigint[])

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.limits import (
     CODE_LENGTH,
     MAX_LINES,
     MAX_LOTS_PER_LINE,
+    MAX_QUANTITY,
     NAME_LENGTH,
     Code,
     PackSize,
@@ -74,3 +75,66 @@ class ReceivedLot(Frozen):
     line_no: int = Field(ge=1, le=MAX_LINES)
     lot_number: Code = Field(max_length=CODE_LENGTH)
     quantity: Quantity
+
+
+class RejectionReason(StrEnum):
+    """Why units counted at arrival (or at a province) are not accepted: the fixed list."""
+
+    DAMAGED = "damaged"
+    TEMPERATURE_EXCURSION = "temperature_excursion"
+    VVM_DISCARD_POINT = "vvm_discard_point"  # VVM stage 3 or 4
+    EXPIRED = "expired"
+    SHORT_SHELF_LIFE_REFUSED = "short_shelf_life_refused"
+    NOT_AS_DESCRIBED = "not_as_described"
+    SHORT = "short"  # at a province: dispatched but not delivered
+
+
+class Rejection(Frozen):
+    reason: RejectionReason
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    note: Text = Field("", max_length=NAME_LENGTH)
+
+
+class CountedLot(Frozen):
+    """One lot as counted on receipt, in units: counted = accepted + the rejections.
+
+    Used at the airport (intake's inspection) and at a province (proof of delivery)."""
+
+    line_no: int = Field(ge=1, le=MAX_LINES)
+    lot_number: Code = Field(max_length=CODE_LENGTH)
+    expiry_date: date | None = None
+    counted: Quantity
+    accepted: Quantity
+    rejections: tuple[Rejection, ...] = Field((), max_length=len(RejectionReason))
+    short_shelf_life: bool = Field(False, description="flagged by the shelf-life gate")
+    acceptance_reason: Text = Field(
+        "",
+        max_length=NAME_LENGTH,
+        description="why a supervisor accepted a lot flagged short shelf life",
+    )
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> CountedLot:
+        rejected = sum(r.quantity for r in self.rejections)
+        if self.accepted + rejected != self.counted:
+            raise ValueError(
+                f"lot {self.lot_number!r}: accepted {self.accepted} + rejected {rejected}"
+                f" must equal counted {self.counted}"
+            )
+        return self
+
+
+class DiscrepancyKind(StrEnum):
+    """What differs from the manifest. Recorded, never refused: the goods are there."""
+
+    SHORT_SHIPMENT = "short_shipment"
+    OVER_RECEIPT = "over_receipt"
+    NOT_ON_MANIFEST = "not_on_manifest"
+
+
+class Discrepancy(Frozen):
+    kind: DiscrepancyKind
+    line_no: int = Field(ge=1, le=MAX_LINES)
+    lot_number: Code = Field("", max_length=CODE_LENGTH)
+    quantity: Quantity = Field(description="units short, over, or found off the manifest")
+    reason: Text = Field(max_length=NAME_LENGTH)

@@ -144,9 +144,9 @@ def test_the_largest_command_accepted_yields_events_well_under_the_limit() -> No
     assert largest < DEFAULT_MAX_EVENT_BYTES, largest
     assert {type(e).__name__ for e in flow} >= {
         "ShipmentAnnounced",
-        "ShipmentArrived",
+        "ShipmentArrivedV2",
         "ClearanceCaseOpened",
-        "GoodsPresented",
+        "GoodsPresentedV2",
         "ClearedFastTrack",
         "AllocationRoundDecided",
         "AllocatedToProvince",

@@ -92,7 +92,7 @@ def test_the_case_opens_with_the_announced_consignment() -> None:
 def test_announcement_and_arrival_delivered_twice_change_the_case_once() -> None:
     presented = present((1, "A1", 500))
     state, events = run(OPEN, OPEN, presented, presented, OPEN)
-    assert [type(e).__name__ for e in events] == ["ClearanceCaseOpened", "GoodsPresented"]
+    assert [type(e).__name__ for e in events] == ["ClearanceCaseOpened", "GoodsPresentedV2"]
     assert state.status == "arrived"
 
 

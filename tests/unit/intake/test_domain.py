@@ -19,7 +19,7 @@ from services.intake.domain import (
     decider,
 )
 from shared.contracts.base import DomainEvent
-from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2
 from shared.contracts.values import Category, LineItem, Lot, ReceivedLot, Unit
 from shared.decider import DomainError, InvalidInput, NotFound, StateConflict
 from tests.unit.builders import CHANNEL, EXPIRED, NOW, SHIPMENT, line, lot, received
@@ -173,16 +173,17 @@ def test_the_same_shipment_cannot_be_announced_twice() -> None:
 def test_arrival_records_what_was_received_at_the_announced_airport() -> None:
     state = decider.fold(announced())
     [event] = decider.decide(arrival((1, "A1", 500), (1, "A2", 480)), state)
-    assert isinstance(event, ShipmentArrived)
+    assert isinstance(event, ShipmentArrivedV2)
     assert event.shipment_id == SHIPMENT and event.airport == "HAN"
-    assert event.received == received((1, "A1", 500), (1, "A2", 480))
+    counted = [(lot.line_no, lot.lot_number, lot.counted, lot.accepted) for lot in event.lots]
+    assert counted == [(1, "A1", 500, 500), (1, "A2", 480, 480)]
     assert decider.fold([*announced(), event]).status is ShipmentStatus.ARRIVED
 
 
 def test_a_short_shipment_is_recorded() -> None:
     state = decider.fold(announced(line(1), masks(2)))
     [event] = decider.decide(arrival((1, "A1", 499), (2, "", 200)), state)
-    assert isinstance(event, ShipmentArrived)
+    assert isinstance(event, ShipmentArrivedV2)
 
 
 def test_arrival_of_a_shipment_never_announced_is_not_found() -> None:
