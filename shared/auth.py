@@ -29,8 +29,11 @@ ALGORITHM = "HS256"
 
 class Role(StrEnum):
     INTAKE_OFFICER = "intake_officer"
+    INTAKE_SUPERVISOR = "intake_supervisor"  # accepts lots flagged short shelf life
     CUSTOMS_OFFICER = "customs_officer"
     ALLOCATION_OFFICER = "allocation_officer"
+    ALLOCATION_APPROVER = "allocation_approver"  # signs the Ministry's decision (four-eyes)
+    STORE_OFFICER = "store_officer"  # the national store: dispatches to recipients
     PROVINCE_OFFICER = "province_officer"
     NATIONAL_VIEWER = "national_viewer"
     ADMIN = "admin"
@@ -61,7 +64,13 @@ class Principal:
     @property
     def national(self) -> bool:
         """Roles whose scope is the whole country."""
-        return self.role in (Role.ADMIN, Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER)
+        return self.role in (
+            Role.ADMIN,
+            Role.NATIONAL_VIEWER,
+            Role.ALLOCATION_OFFICER,
+            Role.ALLOCATION_APPROVER,
+            Role.STORE_OFFICER,
+        )
 
     def covers(self, scope_item: str) -> bool:
         """Whether this user may act for an airport or province (national roles: all)."""
@@ -258,9 +267,12 @@ def demo_users(province_codes: tuple[str, ...]) -> dict[str, DemoUser]:
     users = [
         _demo("intake.han", "Intake officer, Noi Bai", Role.INTAKE_OFFICER, "HAN"),
         _demo("intake.sgn", "Intake officer, Tan Son Nhat", Role.INTAKE_OFFICER, "SGN"),
+        _demo("supervisor.han", "Intake supervisor, Noi Bai", Role.INTAKE_SUPERVISOR, "HAN"),
         _demo("customs.han", "Customs officer, Noi Bai", Role.CUSTOMS_OFFICER, "HAN"),
         _demo("customs.sgn", "Customs officer, Tan Son Nhat", Role.CUSTOMS_OFFICER, "SGN"),
         _demo("allocation.moh", "Allocation officer, Ministry of Health", Role.ALLOCATION_OFFICER),
+        _demo("approver.moh", "Decision signatory, Ministry of Health", Role.ALLOCATION_APPROVER),
+        _demo("store.nepi", "National store, National EPI", Role.STORE_OFFICER),
         _demo("viewer", "National viewer", Role.NATIONAL_VIEWER),
         _demo("admin", "Administrator", Role.ADMIN),
     ]
