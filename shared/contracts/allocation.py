@@ -78,6 +78,10 @@ class AllocatedToProvince(DomainEvent):
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
     packs: int = Field(ge=1, le=MAX_QUANTITY)
     lots: tuple[Lot, ...] = Field(max_length=MAX_LOTS_PER_LINE)
+    released_at: datetime | None = Field(
+        None, description="when customs released the goods: the 7-day target counts from it"
+    )
+    decision_number: Text = Field("", max_length=64, description="the approving decision")
 
 
 @registry.register
