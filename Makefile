@@ -37,10 +37,12 @@ $(STAMP): pyproject.toml constraints.txt
 # Playwright: browser downloads are not possible) and promtool (package prometheus: checks the
 # monitoring files). Installed with apt when missing and the machine allows it (root and
 # apt-get); otherwise the tests that need them fail and say so.
-TOOLS := chromium:chromium promtool:prometheus
+# Each entry: program:packages (joined by +); chromium gets a font for readable screenshots.
+TOOLS := chromium:chromium+fonts-dejavu-core promtool:prometheus
 tools:
 	@missing=""; for pair in $(TOOLS); do \
-		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $$(echo $${pair#*:} | tr + ' ')"; \
+	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing$$missing with apt-get"; \
