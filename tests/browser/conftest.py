@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from shared.infra.kafka_broker import KafkaBroker
 from shared.infra.postgres import EmbeddedPostgres
@@ -25,6 +25,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = "AIDPORT_SCREENSHOTS"  # a folder: `make screenshots` sets docs/screenshots
+# A shared machine under load renders slowly: wait for the page longer than Playwright's 5 s
+# (a wait, not a timing assertion: a fast page passes at once).
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="package")

@@ -53,6 +53,7 @@ class People:
         )
         if axe:
             await context.add_init_script(path=AXE)
+        context.set_default_timeout(60_000)
         page = await context.new_page()
         person = Person(service, self.stack.url(service), context, page)
         page.on("console", lambda message: _on_console(person, message))
