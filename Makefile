@@ -8,12 +8,12 @@ LIBS     := .cache/kafka/libs
 JARS     := $(LIBS)/kafka_2.13-4.1.1.jar
 MVN_COPY := org.apache.maven.plugins:maven-dependency-plugin:3.7.1:copy-dependencies
 
-.PHONY: run test lint fmt venv kafka-jars rebuild bench clean distclean
+.PHONY: run test lint fmt venv tools kafka-jars rebuild bench screenshots clean distclean
 
 run: $(STAMP) $(JARS)
 	$(BIN)/python -m shared.devstack
 
-test: $(STAMP) $(JARS) lint
+test: $(STAMP) $(JARS) tools lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -33,6 +33,25 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
+# Programs from Debian's packages that the tests need: chromium (the browser tests, driven by
+# Playwright: browser downloads are not possible) and promtool (package prometheus: checks the
+# monitoring files). Installed with apt when missing and the machine allows it (root and
+# apt-get); otherwise the tests that need them fail and say so.
+# Each entry: program:packages (joined by +); chromium gets a font for readable screenshots.
+TOOLS := chromium:chromium+fonts-dejavu-core promtool:prometheus
+tools:
+	@missing=""; for pair in $(TOOLS); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $$(echo $${pair#*:} | tr + ' ')"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "missing:$$missing (install them, or set AIDPORT_ALLOW_MISSING_TOOLS=1)" >&2; \
+	fi
+
 kafka-jars: $(JARS)
 
 # The broker's runtime jars from Maven Central (deploy/kafka/pom.xml). The folder is emptied
@@ -50,6 +69,10 @@ rebuild: $(STAMP)
 
 bench: $(STAMP) $(JARS)
 	$(BIN)/python -m bench
+
+# The browser tests, writing the pages' screenshots into docs/screenshots/ (committed).
+screenshots: $(STAMP) $(JARS) tools
+	AIDPORT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 # The local data (.data: PostgreSQL, Kafka, service logs) and the tool caches; the Kafka jars
 # in .cache and the virtualenv stay (distclean removes them too).

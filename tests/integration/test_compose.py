@@ -27,6 +27,7 @@ SERVICES = {"intake": 8001, "customs": 8002, "allocation": 8003}
 REQUIRED = {
     "AIDPORT_JWT_SECRET": "set AIDPORT_JWT_SECRET to a random string of at least 32 bytes",
     "POSTGRES_PASSWORD": "set POSTGRES_PASSWORD to a random URL-safe string of at least 32 bytes",
+    "GRAFANA_ADMIN_PASSWORD": "set GRAFANA_ADMIN_PASSWORD to a random string",
 }
 ONE_SHOT = {"topics"}
 
@@ -51,7 +52,7 @@ def test_the_compose_file_is_valid_against_the_compose_specification(
     compose: dict[str, Any],
 ) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "kafka", "topics", *SERVICES, "prometheus"}
+    assert set(services) == {"postgres", "kafka", "topics", *SERVICES, "prometheus", "grafana"}
     for name, service in services.items():
         for dependency in service.get("depends_on", []):
             assert dependency in services, f"{name} depends on unknown {dependency}"
@@ -163,7 +164,7 @@ def test_the_broker_in_compose_is_configured_as_the_launcher_configures_it(
 
 def test_the_databases_and_scrape_targets_match_the_services() -> None:
     init = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
-    scrape = (ROOT / "deploy" / "prometheus.yml").read_text()
+    scrape = (ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text()
     for service in SERVICES:
         assert f"CREATE DATABASE {service};" in init
         assert f"{service}:9100" in scrape

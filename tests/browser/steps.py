@@ -1,0 +1,168 @@
+"""The consignment flow as people do it in the browser: one function per step.
+
+Each step drives the pages only (forms, buttons, links), as its person would, and returns when
+the page shows the outcome. Selectors use the forms' field names and the pages' structure, not
+their wording, so the steps work in both languages.
+
+Steps still to come, with the pages of issues 9 and 10 and the reporting service (one function
+each, same shape): ``inspect`` (intake supervisor counts and accepts lots), ``release``
+(customs declaration, documents and release), ``approve_allocation`` (the allocation desk's
+draft approved by approver.moh), ``confirm_receipt`` (the province confirms delivery) and
+``dashboard_charts`` (the national dashboard renders its charts and tables).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, date, datetime, timedelta
+
+from playwright.async_api import Locator, Page, expect
+
+from shared.auth import DEMO_PASSWORD
+from tests.browser.people import Person
+
+WAIT = 60_000  # ms: events cross Kafka between services on a loaded machine
+
+
+async def sign_in(person: Person, user: str, lang: str = "en") -> Page:
+    """The login form, filled and sent; lands on the service's home page."""
+    page = await person.open("/login", lang)
+    await page.fill("input[name=username]", user)
+    await page.fill("input[name=password]", DEMO_PASSWORD)
+    await page.click("form[action='/login'] button[type=submit]")
+    await expect(page.locator("form.who")).to_be_visible()
+    return page
+
+
+def vaccine_line(product: str, doses: int, lot: str, expiry: date) -> dict[str, str]:
+    return {
+        "product": product,
+        "category": "vaccine",
+        "unit": "doses",
+        "pack_size": "10",
+        "quantity": str(doses),
+        "storage": "2-8C",
+        "lot_number": lot,
+        "expiry_date": expiry.isoformat(),
+        "lot_quantity": str(doses),
+    }
+
+
+def consignment(airway_bill: str, product: str, doses: int = 811_200) -> dict[str, str]:
+    arrival = datetime.now(UTC) + timedelta(hours=2)
+    expiry = date.today() + timedelta(days=200)
+    return {
+        "donor": "COVAX",
+        "channel": "covax",
+        "airport": "HAN",
+        "flight": "VN0317",
+        "airway_bill": airway_bill,
+        # datetime-local holds the browser's wall clock; the browser runs in UTC here.
+        "expected_arrival": arrival.strftime("%Y-%m-%dT%H:%M"),
+        "consignee": "National Expanded Programme on Immunization",
+        **vaccine_line(product, doses, f"L{airway_bill[-6:]}", expiry),
+    }
+
+
+async def fill_announcement(page: Page, values: dict[str, str]) -> None:
+    """The announce form with one line and one lot, as typed by the officer."""
+    form = page.locator("form#announce")
+    for name in ("donor", "flight", "airway_bill", "expected_arrival", "consignee"):
+        await form.locator(f"input[name={name}]").fill(values[name])
+    for name in ("channel", "airport"):
+        await form.locator(f"select[name={name}]").select_option(values[name])
+    line = form.locator(".line").first
+    for name in ("product", "pack_size", "quantity"):
+        await line.locator(f".fields input[name={name}]").fill(values[name])
+    for name in ("category", "unit", "storage"):
+        await line.locator(f"select[name={name}]").select_option(values[name])
+    lot = line.locator(".lot").first
+    await lot.locator("input[name=lot_number]").fill(values["lot_number"])
+    await lot.locator("input[name=expiry_date]").fill(values["expiry_date"])
+    await lot.locator("input[name=quantity]").fill(values["lot_quantity"])
+
+
+async def announce(person: Person, values: dict[str, str]) -> str:
+    """Announces a consignment from the form; returns its id (from the page it lands on)."""
+    page = await person.open("/shipments/new")
+    await fill_announcement(page, values)
+    await page.click("form#announce button[type=submit]")
+    return await landed_on_shipment(page)
+
+
+async def landed_on_shipment(page: Page) -> str:
+    await page.wait_for_url("**/shipments/*-*", timeout=WAIT)
+    await expect(page.locator("h1 .status.announced")).to_be_visible()
+    return page.url.rsplit("/", 1)[-1]
+
+
+async def record_arrival(person: Person, shipment_id: str) -> None:
+    """The arrival form of the consignment's page, sent with the quantities as announced."""
+    page = await person.open(f"/shipments/{shipment_id}")
+    await page.click("form#arrival button[type=submit]")
+    await expect(page.locator("h1 .status.arrived")).to_be_visible(timeout=WAIT)
+
+
+async def customs_case(person: Person, airway_bill: str) -> Locator:
+    """The case of ``airway_bill`` in the customs queue, once the arrival has reached customs
+    (the queue is reloaded until it shows up)."""
+    return await reload_until(person, "/", f"section.card:has(h2:has-text('{airway_bill}'))")
+
+
+async def fast_track_release(person: Person, airway_bill: str, declaration: str) -> None:
+    """The customs officer clears an arrived consignment on the fast track from the queue."""
+    case = await customs_case(person, airway_bill)
+    form = case.locator("form.fast-track")
+    await form.locator("input[name=declaration_number]").fill(declaration)
+    await form.locator("select[name=lane]").select_option("green")
+    await form.locator("input[name=remarks]").fill("relief consignment")
+    await form.locator("button[type=submit]").click()
+    await left_the_queue(person, airway_bill)
+
+
+async def left_the_queue(person: Person, airway_bill: str) -> None:
+    """After a release the page reloads itself without the case; the case is then among the
+    cleared ones."""
+    case = person.page.locator(f"section.card:has(h2:has-text('{airway_bill}'))")
+    await expect(case).to_have_count(0, timeout=WAIT)
+    await reload_until(
+        person, "/?status=cleared", f"section.card:has(h2:has-text('{airway_bill}'))"
+    )
+
+
+async def notice_in_inbox(person: Person, code: str, product: str) -> Locator:
+    """The notice of ``product`` in province ``code``'s inbox, once allocated."""
+    return await reload_until(
+        person, f"/provinces/{code}", f"#notices section.card:has(h2:has-text('{product}'))"
+    )
+
+
+async def acknowledge_notice(person: Person, code: str, product: str) -> None:
+    """The province officer acknowledges the notice; the list refreshes in place."""
+    notice = await notice_in_inbox(person, code, product)
+    await notice.locator("form.acknowledge button[type=submit]").click()
+    await expect(notice.locator(".status.acknowledged")).to_be_visible(timeout=WAIT)
+
+
+async def switch_language(person: Person, code: str) -> None:
+    """The header's language link; the page comes back in that language, same path."""
+    page = person.page
+    path = page.url.split("?")[0]
+    await page.click(f"nav.lang a[hreflang={code}]")
+    await expect(page.locator("html")).to_have_attribute("lang", code)
+    assert page.url.split("?")[0] == path
+
+
+async def reload_until(person: Person, path: str, selector: str, timeout: float = 60) -> Locator:
+    """Opens ``path`` again until ``selector`` is on it: what another service does reaches
+    this page through Kafka, a moment later."""
+    deadline = time.monotonic() + timeout
+    while True:
+        page = await person.open(path)
+        found = page.locator(selector)
+        if await found.count():
+            return found.first
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{selector} not on {path} within {timeout}s")
+        await asyncio.sleep(0.5)
