@@ -42,7 +42,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
             default=os.environ.get(variable, url),
             help=f"base URL of {service} (${variable}, default {url})",
         )
-    parser.add_argument("--password", default=os.environ.get("AIDPORT_DEMO_PASSWORD", DEMO_PASSWORD))
+    parser.add_argument(
+        "--password", default=os.environ.get("AIDPORT_DEMO_PASSWORD", DEMO_PASSWORD)
+    )
     parser.add_argument("--limit", type=_positive, help="only the first N consignments of 2021")
     parser.add_argument("--scale", type=_positive, default=1, help="N copies, fresh airway bills")
     parser.add_argument("--concurrency", type=_positive, default=4, help="requests in flight")

@@ -122,8 +122,12 @@ def map_rows(rows: list[Row], airports: Iterable[str]) -> Mapping:
     groups: dict[tuple[date, str, str, str], list[tuple[Row, Line]]] = defaultdict(list)
     unmapped: list[Unmapped] = []
     for row in rows:
-        channel = row.channel if row.vaccine else vaccine_channels.get(
-            (row.day, row.airport, row.donor), catalogue.SUPPLY_CHANNELS.get(row.donor, "")
+        channel = (
+            row.channel
+            if row.vaccine
+            else vaccine_channels.get(
+                (row.day, row.airport, row.donor), catalogue.SUPPLY_CHANNELS.get(row.donor, "")
+            )
         )
         line, reason = _line(row)
         if row.airport not in known:

@@ -37,8 +37,13 @@ def announcement(consignment: Consignment, copy: int, shift: Shift, today: date)
     lines = []
     for line_no, line in enumerate(consignment.lines, start=1):
         lots = (
-            [{"lot_number": lot_number(consignment, line_no), "expiry_date": expiry,
-              "quantity": line.quantity}]
+            [
+                {
+                    "lot_number": lot_number(consignment, line_no),
+                    "expiry_date": expiry,
+                    "quantity": line.quantity,
+                }
+            ]
             if line.category == "vaccine"
             else []
         )
@@ -71,7 +76,9 @@ def arrival(consignment: Consignment, shift: Shift) -> dict[str, Any]:
     received = [
         {
             "line_no": line_no,
-            "lot_number": lot_number(consignment, line_no) if line.category == "vaccine" else NO_LOT,
+            "lot_number": lot_number(consignment, line_no)
+            if line.category == "vaccine"
+            else NO_LOT,
             "quantity": line.quantity,
         }
         for line_no, line in enumerate(consignment.lines, start=1)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from demo import payloads
 from demo.calendar import Shift
 from demo.client import Api, ApiError
 from demo.consignments import Consignment
 
+T = TypeVar("T")
 DEMO_AIRPORTS = {"HAN": "han", "SGN": "sgn"}  # the airports with demo officers
 
 
@@ -64,13 +66,16 @@ async def known_shipments(api: Api, airports: set[str]) -> dict[tuple[str, str],
     """Every consignment intake knows at these airports, by (airport, airway bill)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for airport in sorted(airports):
-        async for shipment in pages(api, "intake", officer("intake", airport), "/api/v1/shipments",
-                                    {"airport": airport}):
+        async for shipment in pages(
+            api, "intake", officer("intake", airport), "/api/v1/shipments", {"airport": airport}
+        ):
             found[shipment["airport"], shipment["airway_bill"]] = shipment
     return found
 
 
-async def pages(api: Api, service: str, user: str, path: str, params: dict[str, Any]) -> Any:
+async def pages(
+    api: Api, service: str, user: str, path: str, params: dict[str, Any]
+) -> AsyncIterator[dict[str, Any]]:
     cursor: str | None = None
     while True:
         query = params | {"limit": 200} | ({"cursor": cursor} if cursor else {})
@@ -164,7 +169,7 @@ async def allocation_round(ctx: Context, item: Item) -> bool:
         )
         if response.status_code not in (200, 404):
             raise ApiError(response, f"reading the round of {item.airway_bill}")
-        return response.json() if response.status_code == 200 else None  # type: ignore[no-any-return]
+        return response.json() if response.status_code == 200 else None
 
     item.round = await until(decided, ctx.wait_timeout, f"allocation round of {item.airway_bill}")
     return False
@@ -197,7 +202,7 @@ async def inbox_notices(ctx: Context, code: str, rounds: set[str]) -> list[dict[
         ours = [n for n in notices if n["round_id"] in rounds]
         return ours if {n["round_id"] for n in ours} == rounds else None
 
-    return await until(complete, ctx.wait_timeout, f"notices of province {code}")  # type: ignore[no-any-return]
+    return await until(complete, ctx.wait_timeout, f"notices of province {code}")
 
 
 async def acknowledge(ctx: Context, notice: dict[str, Any]) -> bool:
@@ -216,12 +221,12 @@ async def acknowledge(ctx: Context, notice: dict[str, Any]) -> bool:
     return True
 
 
-async def until(probe: Any, timeout: float, what: str) -> Any:
+async def until(probe: Callable[[], Awaitable[T | None]], patience: float, what: str) -> T:
     """Polls ``probe`` until it answers something: other services learn through Kafka."""
-    deadline, pause = time.monotonic() + timeout, 0.1
+    deadline, pause = time.monotonic() + patience, 0.1
     while time.monotonic() < deadline:
         if result := await probe():
             return result
         await asyncio.sleep(pause)
         pause = min(2.0, pause * 1.5)
-    raise TimeoutError(f"waited {timeout:.0f}s for the {what}")
+    raise TimeoutError(f"waited {patience:.0f}s for the {what}")

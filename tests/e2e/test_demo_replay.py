@@ -24,15 +24,22 @@ async def run_demo(stack: Stack, report: Path, *options: str) -> dict[str, Any]:
     # Nothing listens there: the dashboard check is skipped, and says so.
     urls.append(f"--reporting-url=http://127.0.0.1:{free_port()}")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "demo", *urls, f"--report-json={report}", *options,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "demo",
+        *urls,
+        f"--report-json={report}",
+        *options,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
     text = output.decode()
     assert process.returncode == 0, text
     assert "Dashboard check: skipped" in text, text
     assert "Loaded + not loaded equal to the CSV sums" in text, text
-    return json.loads(report.read_text())  # type: ignore[no-any-return]
+    return json.loads(await asyncio.to_thread(report.read_text))  # type: ignore[no-any-return]
 
 
 async def state(stack: Stack, client: httpx.AsyncClient) -> dict[str, Any]:
@@ -40,7 +47,11 @@ async def state(stack: Stack, client: httpx.AsyncClient) -> dict[str, Any]:
     shipments = {}
     for airport in ("HAN", "SGN"):
         response = await stack.call(
-            client, "viewer", "GET", "intake", "/api/v1/shipments",
+            client,
+            "viewer",
+            "GET",
+            "intake",
+            "/api/v1/shipments",
             params={"airport": airport, "limit": 200},
         )
         assert response.status_code == 200, response.text
@@ -48,7 +59,11 @@ async def state(stack: Stack, client: httpx.AsyncClient) -> dict[str, Any]:
     notices = {}
     for code in province_codes():
         response = await stack.call(
-            client, "viewer", "GET", "allocation", f"/api/v1/provinces/{code}/notices",
+            client,
+            "viewer",
+            "GET",
+            "allocation",
+            f"/api/v1/provinces/{code}/notices",
             params={"limit": 200},
         )
         assert response.status_code == 200, response.text
