@@ -76,8 +76,8 @@ async def main(options: argparse.Namespace) -> int:
             console=console,
         )
         chosen = select(mapping, options.limit)
-        # Totals against the CSV for the whole file; with --limit, the rest counts as not loaded.
-        sums = totals_of(rows, mapping.consignments, mapping.unmapped)
+        # Totals against the whole CSV; with --limit, the rest counts as not loaded.
+        sums = totals_of(rows, chosen, mapping.unmapped, mapping.consignments[len(chosen) :])
         print_summary(console, outcome, sums, mapping.unmapped, options.scale)
         expected = doses_by_donor(chosen, options.scale)
         token = await _reporting_token(client, urls["reporting"], options.password)

@@ -60,6 +60,7 @@ class Consignment:
     consignee: str
     lines: tuple[Line, ...]
     sources: tuple[str, ...]  # file:line of the rows it was made from
+    notes: tuple[str, ...] = ()  # their notes
 
     def quantity(self, unit: str) -> int:
         return sum(line.quantity for line in self.lines if line.unit == unit)
@@ -176,6 +177,7 @@ def _consignments(
                 consignee=VACCINE_CONSIGNEE if vaccine else SUPPLY_CONSIGNEE,
                 lines=lines,
                 sources=tuple(row.where for row, _ in members),
+                notes=tuple(row.note for row, _ in members),
             )
         )
     return tuple(made)

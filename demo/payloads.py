@@ -84,7 +84,14 @@ def arrival(consignment: Consignment, shift: Shift) -> dict[str, Any]:
         for line_no, line in enumerate(consignment.lines, start=1)
     ]
     landed = datetime.combine(shift(consignment.day), ARRIVED_AT, VIET_NAM)
-    return {"arrived_at": landed.isoformat(), "received": received, "remarks": "2021 replay"}
+    return {"arrived_at": landed.isoformat(), "received": received, "remarks": remarks(consignment)}
+
+
+def remarks(consignment: Consignment) -> str:
+    """Where the consignment comes from: the CSV rows, and their notes."""
+    return "; ".join(
+        ["2021 replay of " + ", ".join(consignment.sources), *filter(None, consignment.notes)]
+    )
 
 
 def fast_track(consignment: Consignment, copy: int) -> dict[str, Any]:

@@ -198,7 +198,8 @@ async def inbox_notices(ctx: Context, code: str, rounds: set[str]) -> list[dict[
     path = f"/api/v1/provinces/{code}/notices"
 
     async def complete() -> list[dict[str, Any]] | None:
-        notices = [n async for n in pages(ctx.api, "allocation", f"province-{code}", path, {})]
+        # Read as the national viewer: one sign-in instead of one per province.
+        notices = [n async for n in pages(ctx.api, "allocation", "viewer", path, {})]
         ours = [n for n in notices if n["round_id"] in rounds]
         return ours if {n["round_id"] for n in ours} == rounds else None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +37,15 @@ class Totals:
 
 
 def totals_of(
-    rows: Iterable[Row], consignments: Iterable[Consignment], unmapped: Iterable[Unmapped]
+    rows: Iterable[Row],
+    consignments: Iterable[Consignment],
+    unmapped: Iterable[Unmapped],
+    left_out: Iterable[Consignment] = (),
 ) -> Totals:
-    return Totals(totals(rows), loaded_totals(consignments), totals(u.row for u in unmapped))
+    """``left_out``: consignments that ``--limit`` did not replay."""
+    not_loaded = Counter(totals(u.row for u in unmapped))
+    not_loaded.update(loaded_totals(left_out))
+    return Totals(totals(rows), loaded_totals(consignments), dict(not_loaded))
 
 
 def doses_by_donor(consignments: Iterable[Consignment], scale: int) -> dict[str, int]:

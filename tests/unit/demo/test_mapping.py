@@ -149,3 +149,17 @@ def test_the_dashboard_check_finds_doses_per_donor() -> None:
     dashboard = {"pipeline": [], "totals": {"by_donor": [{"donor": "Cuba", "doses": 5}]}}
     assert donor_doses(dashboard) == {"Cuba": 5}
     assert donor_doses({"pipeline": [{"stage": "arrived", "count": 1}]}) is None
+
+
+def test_with_a_limit_the_rest_counts_as_not_loaded() -> None:
+    chosen, rest = MAPPING.consignments[:3], MAPPING.consignments[3:]
+    sums = totals_of(ROWS, chosen, MAPPING.unmapped, rest)
+    assert sums.balanced
+    assert sum(n for (_, unit), n in sums.loaded.items() if unit == "doses") == 929_800
+
+
+def test_the_arrival_remarks_name_the_source_rows() -> None:
+    first = MAPPING.consignments[0]
+    assert payloads.remarks(first) == (
+        "2021 replay of shipments_2021.csv:2; first vaccine shipment; yellow lane; cleared same day"
+    )
