@@ -5,7 +5,7 @@ A step returns True when it changed something, False when it found the step done
 steps that exist on main: announce, record the arrival (intake), release on the fast track
 (customs), wait for the allocation round the allocation service decides on its own, and
 acknowledge the provinces' notices. Inspection, normal release, approval, dispatch and
-receipt are new functions here, called from ``replay.consignment_steps``.
+receipt are new functions here, listed in ``replay.CONSIGNMENT_STEPS``.
 """
 
 from __future__ import annotations
