@@ -8,7 +8,7 @@ LIBS     := .cache/kafka/libs
 JARS     := $(LIBS)/kafka_2.13-4.1.1.jar
 MVN_COPY := org.apache.maven.plugins:maven-dependency-plugin:3.7.1:copy-dependencies
 
-.PHONY: run test lint fmt venv tools kafka-jars rebuild bench screenshots clean distclean
+.PHONY: run test lint fmt venv tools kafka-jars rebuild bench demo screenshots clean distclean
 
 run: $(STAMP) $(JARS)
 	$(BIN)/python -m shared.devstack
@@ -19,7 +19,7 @@ test: $(STAMP) $(JARS) tools lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services shared
+	$(BIN)/mypy services shared demo
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -73,6 +73,11 @@ bench: $(STAMP) $(JARS)
 # The browser tests, writing the pages' screenshots into docs/screenshots/ (committed).
 screenshots: $(STAMP) $(JARS) tools
 	AIDPORT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
+
+# Replays the 2021 consignments into a running `make run` (another terminal), through the
+# public HTTP APIs; a second run changes nothing. Options: make demo DEMO_ARGS="--scale 10"
+demo: $(STAMP)
+	$(BIN)/python -m demo $(DEMO_ARGS)
 
 # The local data (.data: PostgreSQL, Kafka, service logs) and the tool caches; the Kafka jars
 # in .cache and the virtualenv stay (distclean removes them too).

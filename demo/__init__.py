@@ -1,0 +1,1 @@
+"""``make demo``: the 2021 consignments replayed through the public HTTP APIs."""

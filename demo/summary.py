@@ -1,0 +1,161 @@
+"""The summary at the end: what was loaded, by donor, against the CSV sums; the dashboard."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from demo.consignments import Consignment, Row, Unmapped, loaded_totals, totals
+from demo.replay import ACKNOWLEDGE, CONSIGNMENT_STEPS, Outcome
+
+UNITS = ("doses", "kits", "pieces", "tonnes")
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Per (donor, unit): the CSV sums, what the replay loaded (one copy), what it could not."""
+
+    csv: dict[tuple[str, str], int]
+    loaded: dict[tuple[str, str], int]
+    not_loaded: dict[tuple[str, str], int]
+
+    @property
+    def balanced(self) -> bool:
+        keys = set(self.csv) | set(self.loaded) | set(self.not_loaded)
+        return all(
+            self.csv.get(k, 0) == self.loaded.get(k, 0) + self.not_loaded.get(k, 0) for k in keys
+        )
+
+    def donors(self) -> list[str]:
+        return sorted({donor for donor, _ in self.csv})
+
+
+def totals_of(
+    rows: Iterable[Row],
+    consignments: Iterable[Consignment],
+    unmapped: Iterable[Unmapped],
+    left_out: Iterable[Consignment] = (),
+) -> Totals:
+    """``left_out``: consignments that ``--limit`` did not replay."""
+    not_loaded = Counter(totals(u.row for u in unmapped))
+    not_loaded.update(loaded_totals(left_out))
+    return Totals(totals(rows), loaded_totals(consignments), dict(not_loaded))
+
+
+def doses_by_donor(consignments: Iterable[Consignment], scale: int) -> dict[str, int]:
+    doses: dict[str, int] = defaultdict(int)
+    for consignment in consignments:
+        doses[consignment.donor] += consignment.quantity("doses") * scale
+    return {donor: n for donor, n in doses.items() if n}
+
+
+def print_summary(
+    console: Console,
+    outcome: Outcome,
+    sums: Totals,
+    unmapped: Iterable[Unmapped],
+    scale: int,
+) -> None:
+    console.print(f"\n[bold]2021 replayed[/bold]: dates shifted {outcome.shift.describe()}")
+    console.print(_steps_table(outcome))
+    console.print(_donor_table(sums, scale))
+    if unmapped_rows := list(unmapped):
+        console.print(_unmapped_table(unmapped_rows))
+    consignments = len(outcome.items)
+    doses = sum(i.consignment.quantity("doses") for i in outcome.items)
+    console.print(
+        f"{consignments} consignments ({consignments // scale} of 2021 x {scale}), "
+        f"{doses:,} doses; {outcome.requests} requests in {outcome.seconds:.1f} s"
+    )
+    verdict = "equal" if sums.balanced else "[red]NOT equal[/red]"
+    console.print(f"Loaded + not loaded {verdict} to the CSV sums, per donor and unit.")
+
+
+def _steps_table(outcome: Outcome) -> Table:
+    table = Table(title="Steps")
+    table.add_column("step")
+    table.add_column("done now", justify="right")
+    table.add_column("found done", justify="right")
+    for name in [*(n for n, _ in CONSIGNMENT_STEPS), ACKNOWLEDGE]:
+        table.add_row(name, str(outcome.acted[name]), str(outcome.found_done[name]))
+    return table
+
+
+def _donor_table(sums: Totals, scale: int) -> Table:
+    table = Table(title="By donor (CSV = loaded + not loaded; loaded is per copy)")
+    table.add_column("donor")
+    for unit in UNITS:
+        table.add_column(f"{unit} CSV", justify="right")
+        table.add_column(f"{unit} loaded x{scale}", justify="right")
+    for donor in sums.donors():
+        cells = []
+        for unit in UNITS:
+            csv, loaded = sums.csv.get((donor, unit), 0), sums.loaded.get((donor, unit), 0)
+            cells += [f"{csv:,}" if csv else "", f"{loaded * scale:,}" if csv else ""]
+        table.add_row(donor, *cells)
+    cells = []
+    for unit in UNITS:
+        csv = sum(n for (_, u), n in sums.csv.items() if u == unit)
+        loaded = sum(n for (_, u), n in sums.loaded.items() if u == unit)
+        cells += [f"{csv:,}", f"{loaded * scale:,}"]
+    table.add_row("[bold]total[/bold]", *cells)
+    return table
+
+
+def _unmapped_table(unmapped: list[Unmapped]) -> Table:
+    table = Table(title="Rows not loaded")
+    for column in ("row", "donor", "product", "quantity", "reason"):
+        table.add_column(column)
+    for u in unmapped:
+        quantity = f"{u.row.quantity:,} {u.row.unit}"
+        table.add_row(u.row.where, u.row.donor, u.row.product, quantity, u.reason)
+    return table
+
+
+# --- the reporting service's dashboard ------------------------------------------------------
+
+
+async def check_dashboard(
+    client: httpx.AsyncClient, url: str, token: str | None, expected: Mapping[str, int]
+) -> tuple[bool | None, str]:
+    """Compares the dashboard's doses per donor with the replay's. None: not checked."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = await client.get(f"{url}/api/v1/dashboard", headers=headers)
+    except httpx.TransportError as error:
+        return None, f"skipped: the reporting service does not answer at {url} ({error!r})"
+    if response.status_code != 200:
+        return None, f"skipped: {url}/api/v1/dashboard answered {response.status_code}"
+    shown = donor_doses(response.json())
+    if shown is None:
+        return None, "skipped: the dashboard shows no doses per donor that this check knows"
+    wrong = {d: (n, shown.get(d, 0)) for d, n in expected.items() if shown.get(d, 0) != n}
+    if not wrong:
+        return True, f"the dashboard's doses of {len(expected)} donors equal the replay's"
+    lines = [f"{d}: replay {n:,}, dashboard {m:,}" for d, (n, m) in sorted(wrong.items())]
+    return False, "the dashboard differs: " + "; ".join(lines)
+
+
+def donor_doses(dashboard: Any) -> dict[str, int] | None:
+    """Doses per donor, from the first list of objects with a ``donor`` and a ``doses``
+    number found in the dashboard (``{"by_donor": [{"donor": ..., "doses": ...}]}`` and
+    similar shapes)."""
+    if isinstance(dashboard, list):
+        entries = [e for e in dashboard if isinstance(e, dict)]
+        if entries and all("donor" in e and isinstance(e.get("doses"), int) for e in entries):
+            return {str(e["donor"]): int(e["doses"]) for e in entries}
+        children: Iterable[Any] = dashboard
+    elif isinstance(dashboard, dict):
+        children = dashboard.values()
+    else:
+        return None
+    for child in children:
+        if (found := donor_doses(child)) is not None:
+            return found
+    return None
