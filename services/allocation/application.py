@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from services.allocation import domain, queries
 from services.allocation.domain import NoticeStatus
+from services.allocation.notice_projection import NoticeDeliveryProjection
 from services.allocation.projections import NoticesProjection, RoundsProjection
 from services.allocation.queries import NoticeView
 from shared.application import CommandHandler
@@ -19,7 +20,7 @@ from shared.eventstore import EventStore
 from shared.observability import observe_lead_time
 from shared.runtime import Runtime
 
-PROJECTIONS = (RoundsProjection(), NoticesProjection())
+PROJECTIONS = (RoundsProjection(), NoticesProjection(), NoticeDeliveryProjection())
 
 Allocations = CommandHandler[domain.ConsignmentAllocation, domain.Command]
 
