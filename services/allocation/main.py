@@ -27,10 +27,11 @@ SPEC = ServiceSpec(
 )
 
 
+ROUTERS = [api.router, delivery_api.router, pages.router]
+
+
 def create() -> FastAPI:
-    return create_app(
-        SPEC, load_settings(SPEC.name), [api.router, delivery_api.router, pages.router]
-    )
+    return create_app(SPEC, load_settings(SPEC.name), ROUTERS)
 
 
 app = create()
