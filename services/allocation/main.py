@@ -9,6 +9,8 @@ from fastapi import FastAPI
 from services.allocation import api, delivery_api, pages
 from services.allocation.application import PROJECTIONS
 from services.allocation.reactions import reaction
+from services.allocation.webhooks import api as webhooks_api
+from services.allocation.webhooks import worker as webhooks
 from shared.http.app import create_app
 from shared.runtime import ServiceSpec
 from shared.settings import load_settings
@@ -23,11 +25,11 @@ SPEC = ServiceSpec(
     subscriptions=("customs",),
     reaction=reaction,
     package_dir=HERE,
-    background=(api.feed.run,),
+    background=(api.feed.run, webhooks.run),
 )
 
 
-ROUTERS = [api.router, delivery_api.router, pages.router]
+ROUTERS = [api.router, delivery_api.router, webhooks_api.router, pages.router]
 
 
 def create() -> FastAPI:
