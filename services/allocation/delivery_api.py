@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +19,7 @@ from shared.auth import Role
 from shared.contracts.limits import (
     CODE_LENGTH,
     MAX_LOTS_PER_LINE,
+    MAX_QUANTITY,
     NAME_LENGTH,
     Code,
     Quantity,
@@ -35,6 +36,7 @@ from shared.reference_data import province_codes
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 CLOCK_SKEW = timedelta(minutes=5)
+PAST_WINDOW = timedelta(days=90)
 NATIONAL = (
     Role.ALLOCATION_OFFICER,
     Role.ALLOCATION_APPROVER,
@@ -49,7 +51,7 @@ class Model(BaseModel):
 
 class DispatchedLot(Model):
     lot_number: Code = Field(min_length=1, max_length=CODE_LENGTH)
-    expiry_date: datetime | None = None
+    expiry_date: date | None = Field(None, description="default: the notice's lot's expiry")
     quantity: Quantity
 
 
@@ -67,7 +69,7 @@ class DispatchCreate(Model):
 
 class RejectionIn(Model):
     reason: RejectionReason = Field(description="short, damaged or temperature_excursion")
-    quantity: int = Field(ge=1, le=10**12)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
     note: Text = Field("", max_length=NAME_LENGTH)
 
 
@@ -99,14 +101,23 @@ class DiscrepancyPage(Page[NoticePublic]):
 
 
 def _moment(value: datetime | None, field: str) -> datetime:
+    """Now, or a recorded time: with a zone, not in the future, within the last 90 days."""
     now = datetime.now(UTC)
     if value is None:
         return now
-    if value.tzinfo is None:
+    if value.utcoffset() is None:
         raise InvalidInput("give a time zone (e.g. +07:00)", field=field, code="naive-time")
-    if value > now + CLOCK_SKEW:
+    try:
+        ahead = value - now
+    except OverflowError:
+        ahead = timedelta.max if value.year > now.year else timedelta.min
+    if ahead > CLOCK_SKEW:
         raise InvalidInput("this time is in the future", field=field, code="future-time")
-    return value
+    if ahead < -PAST_WINDOW:
+        raise InvalidInput(
+            f"more than {PAST_WINDOW.days} days ago", field=field, code="implausible-date"
+        )
+    return value.astimezone(UTC)
 
 
 def _known_province(code: str) -> None:
@@ -120,9 +131,7 @@ async def _lots_of(conn: Conn, code: str, number: str, body: DispatchCreate) -> 
     expiries = {lot["lot_number"]: lot["expiry_date"] for lot in notice.lots}
     lots = []
     for index, lot in enumerate(body.lots):
-        expiry = (
-            lot.expiry_date.date().isoformat() if lot.expiry_date else expiries.get(lot.lot_number)
-        )
+        expiry = lot.expiry_date or expiries.get(lot.lot_number)
         if expiry is None:
             raise InvalidInput(
                 f"lot {lot.lot_number} is not on the notice: give its expiry_date",

@@ -19,7 +19,7 @@ from services.allocation.webhooks.settings import WebhookSettings
 from shared.auth import Principal, Role
 from shared.contracts.limits import NAME_LENGTH, Text
 from shared.db import Conn
-from shared.decider import NotFound
+from shared.decider import InvalidInput, NotFound
 from shared.http.commands import IdempotencyKey, run_command
 from shared.http.deps import RuntimeDep
 from shared.http.security import CurrentUser
@@ -27,6 +27,7 @@ from shared.reference_data import province_codes
 from shared.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/provinces/{code}/webhooks", tags=["webhooks"])
+MAX_POSITION = 2**63 - 1
 READERS = (Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
 
 
@@ -35,7 +36,7 @@ class Model(BaseModel):
 
 
 class WebhookCreate(Model):
-    url: str = Field(
+    url: Text = Field(
         min_length=8, max_length=2000, examples=["https://soyte.hanoi.gov.vn/aidport/hook"]
     )
     description: Text = Field("", max_length=NAME_LENGTH)
@@ -53,8 +54,10 @@ class WebhookCreated(WebhookPublic):
 
 
 class ReplayCreate(Model):
-    after_position: int = Field(0, ge=0, description="events after this position")
-    since: datetime | None = Field(None, description="and recorded at or after this time")
+    after_position: int = Field(0, ge=0, le=MAX_POSITION, description="events after it")
+    since: datetime | None = Field(
+        None, description="and recorded at or after this time (with its zone)"
+    )
 
 
 class ReplayStarted(BaseModel):
@@ -175,6 +178,8 @@ async def replay(
     (an event's ``position``, e.g. from the delivery log) and/or since a time."""
     _province(user, code, Role.PROVINCE_OFFICER)
     give_up = _settings().give_up_seconds
+    if body.since is not None and body.since.utcoffset() is None:
+        raise InvalidInput("give a time zone (e.g. +07:00)", field="since", code="naive-time")
 
     async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
         count = await registry.replay(
@@ -194,7 +199,7 @@ async def deliveries(
     runtime: RuntimeDep,
     user: CurrentUser,
     status: Annotated[str | None, Query(pattern="^(pending|delivered|failed|cancelled)$")] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[DeliveryView]:
     """Each event for this endpoint, newest first, with its status and attempts."""
@@ -209,7 +214,7 @@ async def attempts(
     endpoint_id: UUID,
     runtime: RuntimeDep,
     user: CurrentUser,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AttemptView]:
     """The delivery log: every attempt, its status code or error, and when the next one is."""

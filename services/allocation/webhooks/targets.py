@@ -78,17 +78,18 @@ def check_address(
     )
 
 
-async def resolve(target: Target, development: bool) -> str:
+async def resolve(target: Target, development: bool, resolve_seconds: float = 5.0) -> str:
     """The address to connect to: the first the name resolves to, all of them allowed."""
     literal = _literal(target.host)
     if literal is not None:
         addresses = [literal]
     else:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                target.host, target.port, type=socket.SOCK_STREAM
-            )
-        except OSError as error:
+            async with asyncio.timeout(resolve_seconds):
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    target.host, target.port, type=socket.SOCK_STREAM
+                )
+        except (OSError, TimeoutError) as error:
             raise Unsafe(f"cannot resolve {target.host}: {error}") from None
         addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     if not addresses:

@@ -148,7 +148,9 @@ class WebhookWorker:
     async def _post(self, client: httpx.AsyncClient, row: asyncpg.Record, now: datetime) -> Outcome:
         try:
             target = targets.parse(row["url"], self.development)
-            address = await targets.resolve(target, self.development)
+            address = await targets.resolve(
+                target, self.development, self.settings.connect_timeout_seconds
+            )
         except (targets.Unsafe, InvalidInput) as error:  # e.g. the name now points inside
             return Outcome(None, f"refused: {error}"[:500])
         body = body_of(row["event_type"], row["data"], row["recorded_at"])
