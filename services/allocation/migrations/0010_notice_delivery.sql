@@ -16,5 +16,10 @@ ALTER TABLE notices
     ADD COLUMN rejected_quantity  bigint      NOT NULL DEFAULT 0,
     ADD COLUMN lead_time_seconds  double precision;
 
--- The national list of receipts with discrepancies, newest first.
-CREATE INDEX notices_discrepancies ON notices (received_at DESC) WHERE with_discrepancies;
+-- The national list of receipts with discrepancies, newest first; the store's dispatch
+-- desk, oldest first; the lead times over the notices received.
+CREATE INDEX notices_discrepancies ON notices (position DESC) WHERE with_discrepancies;
+CREATE INDEX notices_to_dispatch ON notices (position)
+    WHERE status IN ('new', 'acknowledged') AND quantity > 0;
+CREATE INDEX notices_received ON notices (lead_time_seconds)
+    WHERE received_at IS NOT NULL AND lead_time_seconds IS NOT NULL;

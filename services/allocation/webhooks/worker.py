@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from cryptography.fernet import InvalidToken
 from prometheus_client import Counter
 
 from services.allocation.webhooks import signing, targets
@@ -110,7 +111,7 @@ class WebhookWorker:
             while True:
                 try:
                     sent = await self.once(client)
-                except (OSError, asyncpg.PostgresError) as error:
+                except Exception as error:  # the database away, a pool closing: try again
                     log.warning("webhook worker: %r", error)
                     sent = 0
                 if not sent:
@@ -154,7 +155,10 @@ class WebhookWorker:
         except (targets.Unsafe, InvalidInput) as error:  # e.g. the name now points inside
             return Outcome(None, f"refused: {error}"[:500])
         body = body_of(row["event_type"], row["data"], row["recorded_at"])
-        secret = self.box.open(row["secret"])
+        try:
+            secret = self.box.open(row["secret"])
+        except InvalidToken:
+            return Outcome(None, "the secret cannot be opened: was the secret key changed?")
         headers = signing.headers(secret, str(row["event_id"]), now, body)
         default_port = 443 if target.scheme == "https" else 80
         host = target.host if target.port == default_port else f"{target.host}:{target.port}"
