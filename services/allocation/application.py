@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from services.allocation import domain, queries
 from services.allocation.domain import NoticeStatus
+from services.allocation.notice_projection import NoticeDeliveryProjection
 from services.allocation.projections import NoticesProjection, RoundsProjection
 from services.allocation.queries import NoticeView
+from services.allocation.webhooks.outbox import WebhookOutbox
 from shared.application import CommandHandler
 from shared.contracts.base import JsonDict
 from shared.db import Conn
@@ -19,7 +21,12 @@ from shared.eventstore import EventStore
 from shared.observability import observe_lead_time
 from shared.runtime import Runtime
 
-PROJECTIONS = (RoundsProjection(), NoticesProjection())
+PROJECTIONS = (
+    RoundsProjection(),
+    NoticesProjection(),
+    NoticeDeliveryProjection(),
+    WebhookOutbox(),
+)
 
 Allocations = CommandHandler[domain.ConsignmentAllocation, domain.Command]
 

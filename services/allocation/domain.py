@@ -9,31 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 from uuid import UUID
 
+from services.allocation import notices
+from services.allocation.notices import DispatchNotice, Notice, NoticeStatus, ReceiveNotice
 from services.allocation.policy import POLICY, RESERVE, allocate, assign_lots
 from shared.contracts.allocation import (
     AllocatedToProvince,
     AllocationRoundDecided,
     LineAllocation,
-    NoticeAcknowledged,
     RecipientShare,
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import ClearedFastTrack
 from shared.contracts.rules import check_lots_add_up
 from shared.contracts.values import LineItem, Lot
-from shared.decider import Decider, InvalidInput, NotFound, NotPermitted
-
-
-class NoticeStatus(StrEnum):
-    """An allocation notice's status in a province's inbox."""
-
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
+from shared.decider import Decider, InvalidInput
 
 
 class Recipient(Protocol):
@@ -60,13 +53,8 @@ class AcknowledgeNotice:
     now: datetime
 
 
-Command = DecideRound | AcknowledgeNotice
-
-
-@dataclass(frozen=True)
-class Notice:
-    province_code: str
-    acknowledged: bool = False
+Command = DecideRound | AcknowledgeNotice | DispatchNotice | ReceiveNotice
+__all__ = ["Notice", "NoticeStatus"]
 
 
 @dataclass(frozen=True)
@@ -80,11 +68,11 @@ def evolve(state: ConsignmentAllocation, event: DomainEvent) -> ConsignmentAlloc
     match event:
         case AllocationRoundDecided():
             return replace(state, shipment_id=event.shipment_id, round_id=event.round_id)
-        case AllocatedToProvince():
-            return _with_notice(state, event.notice_number, Notice(event.province_code))
-        case NoticeAcknowledged():
-            acknowledged = replace(state.notices[event.notice_number], acknowledged=True)
-            return _with_notice(state, event.notice_number, acknowledged)
+    number = getattr(event, "notice_number", None)
+    if isinstance(number, str):  # the notice's lifecycle: services.allocation.notices
+        notice = notices.evolve_notice(state.notices.get(number), event)
+        if notice is not None:
+            return _with_notice(state, number, notice)
     return state
 
 
@@ -100,6 +88,10 @@ def decide(command: Command, state: ConsignmentAllocation) -> list[DomainEvent]:
             return decide_round(command, state)
         case AcknowledgeNotice():
             return acknowledge(command, state)
+        case DispatchNotice():
+            return notices.dispatch(state.notices, state.shipment_id, command)
+        case ReceiveNotice():
+            return notices.receive(state.notices, state.shipment_id, command)
 
 
 # --- the round ------------------------------------------------------------------------------
@@ -126,7 +118,7 @@ def decide_round(command: DecideRound, state: ConsignmentAllocation) -> list[Dom
     for index, line in enumerate(cleared.lines):
         # Customs builds lines this way; one that does not add up would lose doses in FEFO.
         check_lots_add_up(line, f"cleared/lines/{index}")
-        summary, line_notices = _allocate_line(cleared.shipment_id, round_id, line, weights)
+        summary, line_notices = _allocate_line(cleared, round_id, line, weights)
         lines.append(summary)
         notices += line_notices
     decided = AllocationRoundDecided(
@@ -147,7 +139,7 @@ def _weights(recipients: tuple[Recipient, ...]) -> dict[str, int]:
 
 
 def _allocate_line(
-    shipment_id: UUID, round_id: str, line: LineItem, weights: Mapping[str, int]
+    cleared: ClearedFastTrack, round_id: str, line: LineItem, weights: Mapping[str, int]
 ) -> tuple[LineAllocation, list[DomainEvent]]:
     allocation = allocate(line.quantity, line.pack_size, weights)
     units = {code: q for code, q in sorted(allocation.shares.items()) if q > 0}
@@ -166,17 +158,22 @@ def _allocate_line(
         reserve_lots=lots.get(RESERVE, ()),
     )
     notices: list[DomainEvent] = [
-        _notice(shipment_id, round_id, line, code, allocation.packs[code], lots.get(code, ()))
+        _notice(cleared, round_id, line, code, allocation.packs[code], lots.get(code, ()))
         for code in units
     ]
     return summary, notices
 
 
 def _notice(
-    shipment_id: UUID, round_id: str, line: LineItem, code: str, packs: int, lots: tuple[Lot, ...]
+    cleared: ClearedFastTrack,
+    round_id: str,
+    line: LineItem,
+    code: str,
+    packs: int,
+    lots: tuple[Lot, ...],
 ) -> AllocatedToProvince:
     return AllocatedToProvince(
-        shipment_id=shipment_id,
+        shipment_id=cleared.shipment_id,
         notice_number=notice_number_for(round_id, code, line.line_no),
         round_id=round_id,
         province_code=code,
@@ -187,6 +184,7 @@ def _notice(
         quantity=packs * line.pack_size,
         packs=packs,
         lots=lots,
+        released_at=cleared.cleared_at,  # the fast-track clearance releases the goods
     )
 
 
@@ -194,27 +192,9 @@ def _notice(
 
 
 def acknowledge(command: AcknowledgeNotice, state: ConsignmentAllocation) -> list[DomainEvent]:
-    notice = state.notices.get(command.notice_number)
-    if notice is None or state.shipment_id is None:
-        raise NotFound(
-            f"no notice {command.notice_number}", field="notice_number", code="notice-not-found"
-        )
-    if notice.province_code != command.province_code:
-        raise NotPermitted(
-            f"notice {command.notice_number} is not addressed to province {command.province_code}",
-            field="province_code",
-            code="other-province",
-        )
-    if notice.acknowledged:
-        return []  # a retry: already acknowledged
-    return [
-        NoticeAcknowledged(
-            shipment_id=state.shipment_id,
-            notice_number=command.notice_number,
-            province_code=command.province_code,
-            acknowledged_at=command.now,
-        )
-    ]
+    return notices.acknowledge(
+        state.notices, state.shipment_id, command.notice_number, command.province_code, command.now
+    )
 
 
 decider: Decider[ConsignmentAllocation, Command] = Decider(ConsignmentAllocation(), evolve, decide)

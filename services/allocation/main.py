@@ -6,9 +6,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.allocation import api, pages
+from services.allocation import api, delivery_api, pages
 from services.allocation.application import PROJECTIONS
 from services.allocation.reactions import reaction
+from services.allocation.webhooks import api as webhooks_api
+from services.allocation.webhooks import worker as webhooks
 from shared.http.app import create_app
 from shared.runtime import ServiceSpec
 from shared.settings import load_settings
@@ -23,12 +25,15 @@ SPEC = ServiceSpec(
     subscriptions=("customs",),
     reaction=reaction,
     package_dir=HERE,
-    background=(api.feed.run,),
+    background=(api.feed.run, webhooks.run),
 )
 
 
+ROUTERS = [api.router, delivery_api.router, webhooks_api.router, pages.router]
+
+
 def create() -> FastAPI:
-    return create_app(SPEC, load_settings(SPEC.name), [api.router, pages.router])
+    return create_app(SPEC, load_settings(SPEC.name), ROUTERS)
 
 
 app = create()

@@ -1,4 +1,5 @@
-"""Allocation pages: the rounds for the ministry, and each province's live inbox."""
+"""Allocation pages: the rounds for the ministry, each province's live inbox with its receipt
+form, the national store's dispatch desk, the printable notice and the discrepancies."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.allocation import queries
+from services.allocation.queries import PAGE_ROWS
 from shared.auth import Principal, Role
 from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in
@@ -16,11 +18,20 @@ from shared.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
 READERS = (Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
+NOTICE_JSON = ("lots", "dispatched_lots", "received_lots")
+NATIONAL = (
+    Role.ALLOCATION_OFFICER,
+    Role.ALLOCATION_APPROVER,
+    Role.STORE_OFFICER,
+    Role.NATIONAL_VIEWER,
+)
 
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, runtime: RuntimeDep, user: MaybeUser) -> Response:
-    reader = signed_in(user, *READERS)
+    reader = signed_in(user, *READERS, Role.STORE_OFFICER)
+    if reader.role is Role.STORE_OFFICER:
+        return RedirectResponse("/dispatch", status_code=303)
     if reader.role is Role.PROVINCE_OFFICER:
         if not reader.scope:
             raise PageForbidden(reader)
@@ -51,5 +62,41 @@ async def _inbox(
         return render(request, "not_found.html", status_code=404, user=reader)
     if not reader.covers(code):  # a province officer reads its own province only
         raise PageForbidden(reader)
-    notices = [page_row(n.model_dump()) for n in await queries.inbox(runtime.pool, code)]
+    notices = [
+        page_row(n.model_dump(), *NOTICE_JSON) for n in await queries.inbox(runtime.pool, code)
+    ]
     return render(request, template, user=reader, province=province, notices=notices)
+
+
+@router.get("/dispatch", response_class=HTMLResponse)
+async def dispatch_desk(request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
+    """The national store's notices still to send, each with its dispatch form."""
+    reader = signed_in(user, Role.STORE_OFFICER)
+    waiting = await queries.to_dispatch(runtime.pool)
+    notices = [page_row(n.model_dump(), *NOTICE_JSON) for n in waiting]
+    return render(request, "dispatch.html", user=reader, notices=notices)
+
+
+@router.get("/provinces/{code}/notices/{number}/print", response_class=HTMLResponse)
+async def printable_notice(
+    code: str, number: str, request: Request, runtime: RuntimeDep, user: MaybeUser
+) -> HTMLResponse:
+    """The notice on paper, with the decision number (empty until the round is decided)."""
+    reader = signed_in(user, *READERS, Role.STORE_OFFICER, Role.ALLOCATION_APPROVER)
+    province = next((p for p in provinces() if p.code == code), None)
+    if province is not None and not reader.covers(code):
+        raise PageForbidden(reader)
+    notice = await queries.notice_by_number(runtime.pool, number)
+    if province is None or notice is None or notice.province_code != code:
+        return render(request, "not_found.html", status_code=404, user=reader)
+    row = page_row(notice.model_dump(), *NOTICE_JSON)
+    return render(request, "notice_print.html", user=reader, province=province, n=row)
+
+
+@router.get("/discrepancies", response_class=HTMLResponse)
+async def discrepancies(request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
+    """Receipts with discrepancies across the country (national roles)."""
+    reader = signed_in(user, *NATIONAL)
+    page = await queries.discrepancies_page(runtime.pool, None, None, PAGE_ROWS)
+    notices = [page_row(n.model_dump(), *NOTICE_JSON) for n in page.items]
+    return render(request, "discrepancies.html", user=reader, notices=notices)

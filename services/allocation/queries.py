@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import computed_field
+
 from services.allocation.domain import NoticeStatus
+from services.allocation.notices import SEVEN_DAYS_SECONDS
 from shared.decider import NotFound
 from shared.http.pagination import Page, page_of
-from shared.views import Db, JsonList, View
+from shared.views import Db, JsonList, OptionalJsonList, View
 
 PAGE_ROWS = 100
 ROUNDS_ON_PAGE = 50
@@ -31,6 +34,28 @@ class NoticeView(View):
     allocated_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    released_at: datetime | None = None
+    decision_number: str = ""
+    amended_at: datetime | None = None
+    amendment_number: str | None = None
+    dispatched_lots: OptionalJsonList = None
+    carrier: str | None = None
+    dispatched_by: str | None = None
+    dispatched_at: datetime | None = None
+    received_lots: OptionalJsonList = None
+    received_by: str | None = None
+    received_at: datetime | None = None
+    with_discrepancies: bool = False
+    rejected_quantity: int = 0
+    lead_time_seconds: float | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def within_target(self) -> bool | None:
+        """Received within 7 days of release (None until received, or release unknown)."""
+        if self.lead_time_seconds is None:
+            return None
+        return self.lead_time_seconds <= SEVEN_DAYS_SECONDS
 
 
 class NoticeInInbox(NoticeView):
@@ -106,3 +131,56 @@ async def existing_round(db: Db, shipment_id: UUID) -> RoundView:
     if row is None:
         raise NotFound(f"no allocation round for shipment {shipment_id}", code="round-not-found")
     return RoundView.of(row)
+
+
+async def notice_by_number(db: Db, number: str) -> NoticeView | None:
+    row = await db.fetchrow("SELECT * FROM notices WHERE notice_number = $1", number)
+    return NoticeView.of(row) if row else None
+
+
+async def discrepancies_page(
+    db: Db, province_code: str | None, before: int | None, limit: int
+) -> Page[NoticeInInbox]:
+    """Receipts with discrepancies, nationally or for one province, newest first."""
+    rows = await db.fetch(
+        """SELECT * FROM notices WHERE with_discrepancies
+             AND ($1::text IS NULL OR province_code = $1)
+             AND ($2::bigint IS NULL OR position < $2)
+           ORDER BY position DESC LIMIT $3""",
+        province_code,
+        before,
+        limit + 1,
+    )
+    return page_of([NoticeInInbox.of(r) for r in rows], limit, lambda n: (n.position,))
+
+
+async def to_dispatch(db: Db, limit: int = PAGE_ROWS) -> list[NoticeView]:
+    """Notices the national store has still to send, oldest first (its dispatch desk)."""
+    rows = await db.fetch(
+        """SELECT * FROM notices WHERE status IN ('new', 'acknowledged') AND quantity > 0
+           ORDER BY position LIMIT $1""",
+        limit,
+    )
+    return [NoticeView.of(r) for r in rows]
+
+
+class LeadTimes(View):
+    received: int
+    within_target: int
+    median_seconds: float | None
+    slowest_seconds: float | None
+
+
+async def lead_times(db: Db) -> LeadTimes:
+    """Release to receipt against the 7-day target, over every notice received."""
+    row = await db.fetchrow(
+        """SELECT count(*) AS received,
+                  count(*) FILTER (WHERE lead_time_seconds <= $1) AS within_target,
+                  percentile_cont(0.5) WITHIN GROUP (ORDER BY lead_time_seconds)
+                      AS median_seconds,
+                  max(lead_time_seconds) AS slowest_seconds
+           FROM notices WHERE received_at IS NOT NULL AND lead_time_seconds IS NOT NULL""",
+        float(SEVEN_DAYS_SECONDS),
+    )
+    assert row is not None  # an aggregate always returns its row
+    return LeadTimes.of(row)

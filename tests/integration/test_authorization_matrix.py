@@ -65,6 +65,9 @@ def _roles(*roles: Role) -> frozenset[Role]:
 READ_SHIPMENTS = _roles(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
 READ_CASES = _roles(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
 READ_PROVINCE = _roles(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
+NATIONAL_DELIVERY = _roles(
+    Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER, Role.NATIONAL_VIEWER
+)
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(ANYONE),
     "GET /health/ready": Rule(ANYONE),
@@ -87,6 +90,25 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/provinces/{code}/notices/{number}/acknowledge": Rule(
         _roles(Role.PROVINCE_OFFICER), "province"
     ),
+    "POST /api/v1/provinces/{code}/notices/{number}/dispatch": Rule(_roles(Role.STORE_OFFICER)),
+    "POST /api/v1/provinces/{code}/notices/{number}/receipt": Rule(
+        _roles(Role.PROVINCE_OFFICER), "province"
+    ),
+    "GET /api/v1/discrepancies": Rule(NATIONAL_DELIVERY),
+    "GET /api/v1/lead-times": Rule(NATIONAL_DELIVERY),
+    "POST /api/v1/provinces/{code}/webhooks": Rule(_roles(Role.PROVINCE_OFFICER), "province"),
+    "GET /api/v1/provinces/{code}/webhooks": Rule(READ_PROVINCE, "province"),
+    "GET /api/v1/provinces/{code}/webhooks/{endpoint_id}": Rule(READ_PROVINCE, "province"),
+    "DELETE /api/v1/provinces/{code}/webhooks/{endpoint_id}": Rule(
+        _roles(Role.PROVINCE_OFFICER), "province"
+    ),
+    "POST /api/v1/provinces/{code}/webhooks/{endpoint_id}/replay": Rule(
+        _roles(Role.PROVINCE_OFFICER), "province"
+    ),
+    "GET /api/v1/provinces/{code}/webhooks/{endpoint_id}/deliveries": Rule(
+        READ_PROVINCE, "province"
+    ),
+    "GET /api/v1/provinces/{code}/webhooks/{endpoint_id}/attempts": Rule(READ_PROVINCE, "province"),
     "GET /api/v1/rounds": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
     "GET /api/v1/rounds/{shipment_id}": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
 }
@@ -130,7 +152,8 @@ async def three_services(postgres: EmbeddedPostgres, kafka: KafkaBroker) -> Asyn
             postgres.create_database(database)
             url = postgres.database_url(database)
             settings = settings_for(name, url, kafka.bootstrap_servers, prefix)
-            app = create_app(module.SPEC, settings, [module.api.router, module.pages.router])
+            routers = getattr(module, "ROUTERS", [module.api.router, module.pages.router])
+            app = create_app(module.SPEC, settings, routers)
             world.clients[name] = await stack.enter_async_context(serving(app))
             world.settings[name], world.apps[name] = settings, app
         await _make_data(world)
@@ -216,7 +239,11 @@ def targets(rule: Rule, path: str, world: World) -> list[Target]:
     if rule.scope == "airport":
         return [Target(a, {"shipment_id": s, "airport": a}) for a, s in world.shipments.items()]
     if rule.scope == "province":
-        return [Target(c, {"code": c, "number": n}) for c, n in world.notices.items()]
+        endpoint = str(uuid.uuid4())  # none such: found or not, only after the role check
+        return [
+            Target(c, {"code": c, "number": n, "endpoint_id": endpoint})
+            for c, n in world.notices.items()
+        ]
     plain = Target("", shipment | {"code": next(iter(world.notices)), "sub": "nobody"})
     if path in ("/api/v1/shipments", "/api/v1/clearances") and rule.roles != ANYONE:
         # asking for another airport's list must not show it either
@@ -241,6 +268,12 @@ def body_for(operation: str, target: Target) -> dict[str, Any]:
         }
     if operation.endswith("/fast-track"):
         return {"json": {"declaration_number": "104123456789"}}
+    if operation.endswith("/dispatch"):
+        return {"json": {"carrier": "VNPost cold truck"}}
+    if operation.endswith("/receipt"):
+        return {"json": {"lots": [{"lot_number": "ABV5300", "counted": 1, "accepted": 1}]}}
+    if operation == "POST /api/v1/provinces/{code}/webhooks":
+        return {"json": {"url": "http://127.0.0.1:9/hook"}}
     if operation == "POST /api/v1/auth/token":
         return {"data": {"username": "viewer", "password": DEMO_PASSWORD}}
     if operation.startswith("POST"):

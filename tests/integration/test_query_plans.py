@@ -230,6 +230,12 @@ def _reads(shipment_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]
             ("allocation.moh", "/", {}),
             ("province-01", "/provinces/01", {}),
             ("province-01", "/provinces/01/fragment", {}),
+            ("viewer", "/api/v1/discrepancies", {}),
+            ("viewer", "/api/v1/discrepancies", {"province": "01"}),
+            ("viewer", "/api/v1/lead-times", {}),
+            ("province-01", "/api/v1/provinces/01/webhooks", {}),
+            ("store.nepi", "/dispatch", {}),
+            ("viewer", "/discrepancies", {}),
         ],
     }
 
@@ -259,6 +265,22 @@ async def _drive(
             path = f"/api/v1/provinces/01/notices/{number}"
             assert (await client.get(path, headers=_auth("province-01", service))).is_success
             visited[service].add(_route_of(app, path))
+            printable = f"/provinces/01/notices/{number}/print"
+            assert (await client.get(printable, headers=_auth("province-01", service))).is_success
+            visited[service] |= await _drive_webhooks(app, client)
+    return visited
+
+
+async def _drive_webhooks(app: FastAPI, client: httpx.AsyncClient) -> set[str]:
+    """A province's webhook, read with each of its routes (the delivery log included)."""
+    hooks, auth = "/api/v1/provinces/01/webhooks", _auth("province-01", "allocation")
+    created = await client.post(hooks, json={"url": "http://127.0.0.1:9/hook"}, headers=auth)
+    assert created.status_code == 201, created.text
+    one = f"{hooks}/{created.json()['endpoint_id']}"
+    visited = set()
+    for path in (one, f"{one}/deliveries", f"{one}/attempts"):
+        assert (await client.get(path, headers=auth)).is_success
+        visited.add(_route_of(app, path))
     return visited
 
 

@@ -26,6 +26,7 @@ from starlette.requests import Request
 
 from services.allocation import main as allocation_main
 from services.allocation import pages as allocation_pages
+from services.allocation.notices import RECEIPT_REASONS, NoticeStatus
 from services.customs import main as customs_main
 from services.customs import pages as customs_pages
 from services.customs.domain import CaseStatus
@@ -520,7 +521,8 @@ def test_values_shown_from_the_data_are_translated() -> None:
     shown: set[str] = {s.title for s in SPECS.values()}
     for values in (Role, Lane, Examination, Category, Channel, Storage, Unit):
         shown |= {v.value for v in values}
-    shown |= {"announced", "arrived", "awaiting_arrival", "cleared", "new", "acknowledged"}
+    shown |= {"announced", "arrived", "awaiting_arrival", "cleared"}
+    shown |= {s.value for s in NoticeStatus} | {r.value for r in RECEIPT_REASONS}
     assert shown - known == set()
 
 

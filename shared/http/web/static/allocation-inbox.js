@@ -1,12 +1,33 @@
-// The province inbox: acknowledge a notice, refresh the list when a new one arrives.
+// The province inbox: acknowledge a notice, confirm its receipt per lot, refresh the list
+// when a notice arrives or changes.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const list = document.getElementById("notices");
+  const receipt = (form) => ({
+    lots: [...form.querySelectorAll("fieldset.lot")].map((lot) => {
+      const counted = Number(lot.dataset.counted);
+      const rejected = Number(lot.querySelector(".rejected").value || 0);
+      const rejections = rejected > 0 ? [{
+        reason: lot.querySelector(".reason").value, quantity: rejected,
+        note: lot.querySelector(".note").value.trim(),
+      }] : [];
+      return {
+        lot_number: lot.dataset.lot, counted,
+        accepted: Number(lot.querySelector(".accepted").value), rejections,
+      };
+    }),
+  });
   const wire = () => {
     for (const form of list.querySelectorAll("form.acknowledge")) {
       form.onsubmit = (event) => {
         event.preventDefault();
         aidport.send(form, form.dataset.url, {}, refresh);
+      };
+    }
+    for (const form of list.querySelectorAll("form.receipt")) {
+      form.onsubmit = (event) => {
+        event.preventDefault();
+        aidport.send(form, form.dataset.url, receipt(form), refresh);
       };
     }
   };
