@@ -100,9 +100,7 @@ def report_for(
         inspected_by=report.inspected_by.strip(),
         ratified_by=report.ratified_by.strip(),
         advance_notice=report.advance_notice,
-        flight_arrival=flight.model_copy(
-            update={"arrived_at": flight.arrived_at or part.arrived_at}
-        ),
+        flight_arrival=flight or FlightArrival(arrived_at=part.arrived_at),
         shipping_indicators=report.shipping_indicators,
         general_condition=report.general_condition,
         filed_by=filed_by,
