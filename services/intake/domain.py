@@ -24,11 +24,10 @@ from services.intake.rules.closing import CloseShipment, close
 from services.intake.rules.inspection import (
     AIRPORT_REJECTIONS,
     LotCount,
-    RecordArrival,
     RecordInspection,
     inspect,
-    record_arrival,
 )
+from services.intake.rules.one_shot import RecordArrival, record_arrival
 from services.intake.rules.reports import VAR_DUE, FileArrivalReport, ReportSections, file_report
 from services.intake.rules.shelf_life import DEFAULT_MINIMUM_DAYS, ShelfLifePolicy
 from services.intake.rules.state import NO_LOT, Shipment, ShipmentStatus, evolve

@@ -64,7 +64,6 @@ def report_for(
     report: ReportSections,
     filed_by: str,
     now: datetime,
-    flight: FlightArrival | None = None,
 ) -> ArrivalReportFiled:
     """The VAR event for one line of a part, after checking it fits what was counted."""
     assert state.shipment_id is not None
@@ -100,7 +99,11 @@ def report_for(
         inspected_by=report.inspected_by.strip(),
         ratified_by=report.ratified_by.strip(),
         advance_notice=report.advance_notice,
-        flight_arrival=flight or FlightArrival(arrived_at=part.arrived_at),
+        flight_arrival=FlightArrival(
+            flight=part.flight,
+            arrived_at=part.arrived_at,
+            entered_cold_store_at=part.entered_cold_store_at,
+        ),
         shipping_indicators=report.shipping_indicators,
         general_condition=report.general_condition,
         filed_by=filed_by,

@@ -46,6 +46,8 @@ class Part:
     part_no: int
     arrived_at: datetime
     lots: tuple[CountedLot, ...]
+    flight: str = ""
+    entered_cold_store_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,13 @@ def evolve(state: Shipment, event: DomainEvent) -> Shipment:
         case ShipmentAmended():
             return replace(state, lines=event.lines)
         case ShipmentArrivedV2():
-            part = Part(event.part_no, event.arrived_at, event.lots)
+            part = Part(
+                event.part_no,
+                event.arrived_at,
+                event.lots,
+                event.flight,
+                event.entered_cold_store_at,
+            )
             return replace(
                 state, status=ShipmentStatus.PARTIALLY_ARRIVED, parts=(*state.parts, part)
             )

@@ -457,6 +457,7 @@ def test_a_var_is_filed_later_once_per_line_and_part() -> None:
     events = after(later, events)
     assert isinstance(events[-1], ArrivalReportFiled)
     assert events[-1].flight_arrival.arrived_at == NOW
+    assert events[-1].flight_arrival.flight == "VN0317"  # from the part as recorded
     assert refusal(later, events).code == "report-already-filed"
     assert refusal(FileArrivalReport(2, sections(), "u", NOW), events).code == "unknown-part"
 
