@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
@@ -18,7 +19,14 @@ from shared.contracts.limits import (
     FreeText,
     Text,
 )
-from shared.contracts.values import Channel, CountedLot, Discrepancy, LineItem, ReceivedLot
+from shared.contracts.values import (
+    Channel,
+    CountedLot,
+    Discrepancy,
+    Frozen,
+    LineItem,
+    ReceivedLot,
+)
 
 MAX_PARTS = 20
 """Flights one consignment may arrive on."""
@@ -85,6 +93,79 @@ def _arrival_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "part_no": 1, "lots": lots}
 
 
+MAX_BOXES = 100_000
+"""Boxes one part of a consignment may hold (a wide-body freighter carries a few thousand)."""
+
+
+class VarDocument(StrEnum):
+    """Documents named by the VAR (parts I and IV): received in advance or with the goods."""
+
+    PRE_ADVICE = "pre_advice"
+    SHIPPING_NOTIFICATION = "shipping_notification"
+    AIRWAY_BILL = "airway_bill"
+    PACKING_LIST = "packing_list"
+    INVOICE = "invoice"
+    RELEASE_CERTIFICATE = "release_certificate"
+    OTHER = "other"
+
+
+class Coolant(StrEnum):
+    DRY_ICE = "dry_ice"
+    ICE_PACKS = "ice_packs"
+    NONE = "none"
+
+
+class LoggerAlarm(StrEnum):
+    """The electronic temperature logger of a box (WHO: one per international carton)."""
+
+    NO_ALARM = "no_alarm"
+    ALARM = "alarm"
+    NO_LOGGER = "no_logger"
+
+
+class AdvanceNotice(Frozen):
+    """VAR part I: the advance notice and the documents received before arrival."""
+
+    received_on: date | None = None
+    documents: tuple[VarDocument, ...] = Field((), max_length=len(VarDocument))
+
+
+class FlightArrival(Frozen):
+    """VAR part II: the actual arrival, and when the goods entered the cold store."""
+
+    flight: Code = Field("", max_length=CODE_LENGTH)
+    arrived_at: datetime | None = None
+    entered_cold_store_at: datetime | None = None
+
+
+class VvmReading(Frozen):
+    lot_number: Code = Field(max_length=CODE_LENGTH)
+    stage: int = Field(ge=1, le=4, description="stage 3 or 4: past the discard point")
+
+
+class ProblemBox(Frozen):
+    box_number: Code = Field(max_length=CODE_LENGTH)
+    alarm: LoggerAlarm
+    vvm: tuple[VvmReading, ...] = Field((), max_length=MAX_LINES)
+    note: Text = Field("", max_length=NAME_LENGTH)
+
+
+class ShippingIndicators(Frozen):
+    """VAR part V: boxes inspected, coolant, and each box with a problem."""
+
+    boxes_inspected: int = Field(0, ge=0, le=MAX_BOXES)
+    coolant: Coolant | None = None
+    problem_boxes: tuple[ProblemBox, ...] = Field((), max_length=MAX_LINES)
+
+
+class GeneralCondition(Frozen):
+    """VAR part VI: the condition of the boxes and their labels, and comments."""
+
+    boxes_condition: Text = Field("", max_length=NAME_LENGTH)
+    labels_correct: bool | None = None
+    comments: FreeText = Field("", max_length=REMARKS_LENGTH)
+
+
 @registry.register
 class ArrivalReportFiled(DomainEvent):
     """The Vaccine Arrival Report (VAR) for one vaccine line of one arrival part.
@@ -99,6 +180,11 @@ class ArrivalReportFiled(DomainEvent):
     filed_at: datetime
     inspected_by: Text = Field(max_length=NAME_LENGTH)
     ratified_by: Text = Field("", max_length=NAME_LENGTH)
+    advance_notice: AdvanceNotice = AdvanceNotice()
+    flight_arrival: FlightArrival = FlightArrival()
+    shipping_indicators: ShippingIndicators = ShippingIndicators()
+    general_condition: GeneralCondition = GeneralCondition()
+    filed_by: Code = Field("", max_length=USER_LENGTH)
 
 
 @registry.register
@@ -141,6 +227,9 @@ class ShipmentClosed(DomainEvent):
     closed_at: datetime
     accepted: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
     remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
+    discrepancies: tuple[Discrepancy, ...] = Field(
+        (), max_length=MAX_RECEIVED, description="short shipments found when closing"
+    )
 
     @property
     def nothing_to_clear(self) -> bool:

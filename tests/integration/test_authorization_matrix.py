@@ -62,7 +62,8 @@ def _roles(*roles: Role) -> frozenset[Role]:
     return frozenset({*roles, Role.ADMIN})
 
 
-READ_SHIPMENTS = _roles(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
+READ_SHIPMENTS = _roles(Role.INTAKE_OFFICER, Role.INTAKE_SUPERVISOR, Role.NATIONAL_VIEWER)
+INTAKE = _roles(Role.INTAKE_OFFICER, Role.INTAKE_SUPERVISOR)
 READ_CASES = _roles(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
 READ_PROVINCE = _roles(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
 NATIONAL_DELIVERY = _roles(
@@ -75,9 +76,15 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/auth/me": Rule(SIGNED_IN),
     "POST /api/v1/auth/logout": Rule(SIGNED_IN),
     "GET /api/v1/shipments": Rule(READ_SHIPMENTS),
-    "POST /api/v1/shipments": Rule(_roles(Role.INTAKE_OFFICER), "airport"),
+    "POST /api/v1/shipments": Rule(INTAKE, "airport"),
     "GET /api/v1/shipments/{shipment_id}": Rule(READ_SHIPMENTS, "airport"),
-    "POST /api/v1/shipments/{shipment_id}/arrival": Rule(_roles(Role.INTAKE_OFFICER), "airport"),
+    "GET /api/v1/shipments/{shipment_id}/history": Rule(READ_SHIPMENTS, "airport"),
+    "POST /api/v1/shipments/{shipment_id}/arrival": Rule(INTAKE, "airport"),
+    "POST /api/v1/shipments/{shipment_id}/inspection": Rule(INTAKE, "airport"),
+    "POST /api/v1/shipments/{shipment_id}/arrival-reports": Rule(INTAKE, "airport"),
+    "POST /api/v1/shipments/{shipment_id}/amendments": Rule(INTAKE, "airport"),
+    "POST /api/v1/shipments/{shipment_id}/cancel": Rule(INTAKE, "airport"),
+    "POST /api/v1/shipments/{shipment_id}/close": Rule(INTAKE, "airport"),
     "GET /api/v1/clearances": Rule(READ_CASES),
     "GET /api/v1/clearances/{shipment_id}": Rule(READ_CASES, "airport"),
     "POST /api/v1/clearances/{shipment_id}/fast-track": Rule(
@@ -266,6 +273,18 @@ def body_for(operation: str, target: Target) -> dict[str, Any]:
                 "received": [{"line_no": 1, "lot_number": "ABV5300", "quantity": 1}],
             }
         }
+    if operation.endswith("/inspection"):
+        lot = {"line_no": 1, "lot_number": "ABV5300", "counted": 1}
+        return {"json": {"flight": "VN0317", "arrived_at": "2026-01-01T00:00:00Z", "lots": [lot]}}
+    if operation.endswith("/arrival-reports"):
+        return {"json": {"part_no": 1, "line_no": 1, "inspected_by": "A"}}
+    if operation.endswith("/amendments"):
+        body = vaccine_consignment("738-00000000", airport=target.scope)
+        for key in ("airport", "airway_bill"):
+            body.pop(key)
+        return {"json": body | {"reason": "corrected"}}
+    if operation.endswith("/cancel"):
+        return {"json": {"reason": "withdrawn"}}
     if operation.endswith("/fast-track"):
         return {"json": {"declaration_number": "104123456789"}}
     if operation.endswith("/dispatch"):

@@ -207,9 +207,12 @@ def _reads(shipment_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]
             ("viewer", "/api/v1/shipments", {"status": "arrived"}),
             ("intake.han", "/api/v1/shipments", {"status": "announced"}),
             ("viewer", f"/api/v1/shipments/{shipment_id}", {}),
+            ("viewer", f"/api/v1/shipments/{shipment_id}/history", {}),
             ("viewer", "/", {}),
             ("intake.han", "/", {}),
             ("viewer", f"/shipments/{shipment_id}", {}),
+            ("viewer", f"/shipments/{shipment_id}/var", {}),
+            ("viewer", f"/shipments/{shipment_id}/history", {}),
         ],
         "customs": [
             ("customs.han", "/api/v1/clearances", {}),

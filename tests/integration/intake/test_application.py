@@ -61,7 +61,7 @@ async def test_an_announced_then_arrived_consignment_is_read_back_as_the_pages_s
     arrived = await run(pool, lambda conn: ARRIVE(conn, command.shipment_id, arrival(), METADATA))
     assert arrived.status is ShipmentStatus.ARRIVED and arrived.received is not None
     assert [r["quantity"] for r in arrived.received] == [500, 500]
-    assert len(await STORE.load(pool, str(command.shipment_id))) == 2
+    assert len(await STORE.load(pool, str(command.shipment_id))) == 3  # announced, part 1, closed
 
 
 async def test_a_refused_command_leaves_neither_events_nor_rows(pool: asyncpg.Pool) -> None:
@@ -95,4 +95,4 @@ async def test_of_two_concurrent_arrivals_one_is_recorded_and_the_other_conflict
     outcomes = await asyncio.gather(arrive(400), arrive(450))
     conflicts = [o for o in outcomes if isinstance(o, StateConflict)]
     assert len(conflicts) == 1 and conflicts[0].code == "already-arrived"
-    assert len(await STORE.load(pool, str(command.shipment_id))) == 2
+    assert len(await STORE.load(pool, str(command.shipment_id))) == 3  # announced, part 1, closed

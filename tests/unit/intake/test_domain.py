@@ -19,7 +19,7 @@ from services.intake.domain import (
     decider,
 )
 from shared.contracts.base import DomainEvent
-from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2, ShipmentClosed
 from shared.contracts.values import Category, LineItem, Lot, ReceivedLot, Unit
 from shared.decider import DomainError, InvalidInput, NotFound, StateConflict
 from tests.unit.builders import CHANNEL, EXPIRED, NOW, SHIPMENT, line, lot, received
@@ -172,18 +172,22 @@ def test_the_same_shipment_cannot_be_announced_twice() -> None:
 
 def test_arrival_records_what_was_received_at_the_announced_airport() -> None:
     state = decider.fold(announced())
-    [event] = decider.decide(arrival((1, "A1", 500), (1, "A2", 480)), state)
-    assert isinstance(event, ShipmentArrivedV2)
+    [event, closed] = decider.decide(arrival((1, "A1", 500), (1, "A2", 480)), state)
+    assert isinstance(event, ShipmentArrivedV2) and isinstance(closed, ShipmentClosed)
     assert event.shipment_id == SHIPMENT and event.airport == "HAN"
     counted = [(lot.line_no, lot.lot_number, lot.counted, lot.accepted) for lot in event.lots]
     assert counted == [(1, "A1", 500, 500), (1, "A2", 480, 480)]
-    assert decider.fold([*announced(), event]).status is ShipmentStatus.ARRIVED
+    assert decider.fold([*announced(), event]).status is ShipmentStatus.PARTIALLY_ARRIVED
+    assert decider.fold([*announced(), event, closed]).status is ShipmentStatus.ARRIVED
+    assert [(line.line_no, line.quantity) for line in closed.accepted] == [(1, 980)]
 
 
 def test_a_short_shipment_is_recorded() -> None:
     state = decider.fold(announced(line(1), masks(2)))
-    [event] = decider.decide(arrival((1, "A1", 499), (2, "", 200)), state)
-    assert isinstance(event, ShipmentArrivedV2)
+    [event, closed] = decider.decide(arrival((1, "A1", 499), (2, "", 200)), state)
+    assert isinstance(event, ShipmentArrivedV2) and isinstance(closed, ShipmentClosed)
+    short = {(d.line_no, d.lot_number, d.quantity) for d in closed.discrepancies}
+    assert short == {(1, "A1", 1), (1, "A2", 500), (2, "", 50)}
 
 
 def test_arrival_of_a_shipment_never_announced_is_not_found() -> None:
@@ -235,7 +239,7 @@ def test_any_count_up_to_the_announced_one_is_accepted(first: int, second: int) 
     state = decider.fold(announced())  # lots A1 and A2 of 500 each
     command = arrival((1, "A1", first), (1, "A2", second))
     if first <= 500 and second <= 500:
-        assert len(decider.decide(command, state)) == 1
+        assert len(decider.decide(command, state)) == 2  # part 1 and the closing
     else:
         assert refusal(command, state).code == "over-received"
 
