@@ -57,6 +57,15 @@ class Format(StrEnum):
 
 
 FormatQuery = Annotated[Format, Query(description="json, csv (one table) or xlsx (all)")]
+EXPORTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            export.CSV.split(";")[0]: {"schema": {"type": "string"}},
+            export.XLSX: {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "JSON, or the export asked for with ``format``",
+    }
+}
 
 
 def require_national(user: Principal) -> None:
@@ -85,7 +94,7 @@ def _download(body: bytes, media_type: str, filename: str) -> Response:
     return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-@router.get("/dashboard", response_model=Dashboard)
+@router.get("/dashboard", response_model=Dashboard, responses=EXPORTS)
 async def dashboard(
     runtime: RuntimeDep,
     user: CurrentUser,
@@ -121,7 +130,7 @@ async def dashboard_stream(request: Request, user: CurrentUser) -> Any:
     )
 
 
-@router.get("/provinces/{code}/summary", response_model=ProvinceSummary)
+@router.get("/provinces/{code}/summary", response_model=ProvinceSummary, responses=EXPORTS)
 async def province_summary(
     code: ProvinceCode,
     runtime: RuntimeDep,
@@ -145,7 +154,7 @@ NATIONAL_ROLES = (
 )
 
 
-@router.get("/donors", response_model=list[TotalRow])
+@router.get("/donors", response_model=list[TotalRow], responses=EXPORTS)
 async def donors(
     runtime: RuntimeDep,
     user: CurrentUser,
@@ -159,8 +168,18 @@ async def donors(
     return _exported("donors", export.donor_tables(rows), format, table) or rows
 
 
+PERIOD_YEARS = (2000, 2100)
+
+
 def period(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
     """Whole Viet Nam days, ``until`` included."""
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not PERIOD_YEARS[0] <= day.year <= PERIOD_YEARS[1]:
+            raise InvalidInput(
+                f"{name} must be between {PERIOD_YEARS[0]} and {PERIOD_YEARS[1]}",
+                field=name,
+                code="bad-period",
+            )
     if since and until and until < since:
         raise InvalidInput("until must not be before since", field="until", code="bad-period")
     start = datetime.combine(since, time(), VIET_NAM) if since else None
@@ -168,7 +187,7 @@ def period(since: date | None, until: date | None) -> tuple[datetime | None, dat
     return start, end - timedelta(microseconds=1) if end else None
 
 
-@router.get("/donors/{donor}/report", response_model=DonorReport)
+@router.get("/donors/{donor}/report", response_model=DonorReport, responses=EXPORTS)
 async def donor_report(
     donor: Donor,
     runtime: RuntimeDep,
@@ -186,7 +205,7 @@ async def donor_report(
     return _exported("donor-report", export.donor_report_tables(report), format, table) or report
 
 
-@router.get("/shipments/{shipment_id}/timeline", response_model=Timeline)
+@router.get("/shipments/{shipment_id}/timeline", response_model=Timeline, responses=EXPORTS)
 async def timeline(
     shipment_id: UUID,
     runtime: RuntimeDep,

@@ -39,7 +39,7 @@ def parse_as_of(text: str, now: datetime) -> datetime:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=VIET_NAM)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise InvalidInput(
             "as_of must be a date (2021-08-01) or a time (2021-08-01T12:00:00+07:00)",
             field="as_of",

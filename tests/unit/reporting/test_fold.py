@@ -199,7 +199,15 @@ def test_as_of_reads_dates_as_whole_days_in_viet_nam_and_refuses_the_rest() -> N
     end_of_day = parse_as_of("2021-08-01", now)
     assert end_of_day == datetime(2021, 8, 1, 16, 59, 59, 999999, tzinfo=UTC)
     assert parse_as_of("2021-08-01T12:00:00+00:00", now) == datetime(2021, 8, 1, 12, tzinfo=UTC)
-    for bad in ("yesterday", "2021-13-01", "1999-01-01", "2030-01-01", "2030-01-01T00:00:00Z"):
+    for bad in (
+        "yesterday",
+        "2021-13-01",
+        "1999-01-01",
+        "2030-01-01",
+        "2030-01-01T00:00:00Z",
+        "9999-12-31",
+        "0001-01-01T00:00:00+14:00",
+    ):
         with pytest.raises(InvalidInput) as error:
             parse_as_of(bad, now)
         assert error.value.field == "as_of"
