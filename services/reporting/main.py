@@ -17,7 +17,7 @@ HERE = Path(__file__).parent
 
 
 def reaction(runtime: Runtime) -> Reaction:
-    return Reaction(projections.record)
+    return Reaction(projections.record, projections.record_batch)
 
 
 SPEC = ServiceSpec(

@@ -54,16 +54,62 @@ async def record(conn: Conn, envelope: Envelope) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", REPORTING_CHANNEL, envelope.subject)
 
 
+async def record_batch(conn: Conn, envelopes: Sequence[Envelope]) -> None:
+    """``record`` for a whole batch: one INSERT of the events, one read of the consignments
+    they touch, one upsert of the folded facts and one NOTIFY per consignment."""
+    kept = await conn.fetch(
+        """INSERT INTO report_events (event_id, event_type, source, subject, actor, data,
+               recorded_at)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+               $6::jsonb[], $7::timestamptz[])
+           ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq""",
+        [e.id for e in envelopes],
+        [e.type for e in envelopes],
+        [e.source for e in envelopes],
+        [e.subject for e in envelopes],
+        [e.actor for e in envelopes],
+        [e.data for e in envelopes],
+        [e.time for e in envelopes],
+    )
+    seqs = {r["event_id"]: r["seq"] for r in kept}
+    fresh = [e for e in envelopes if e.id in seqs]
+    if not fresh:
+        return
+    subjects = sorted({e.subject for e in fresh})
+    rows = await conn.fetch(
+        "SELECT shipment_id, facts FROM report_consignments WHERE shipment_id = ANY($1::text[])"
+        " ORDER BY shipment_id FOR UPDATE",
+        subjects,
+    )
+    before = {r["shipment_id"]: Consignment.model_validate(r["facts"]) for r in rows}
+    after = dict(before)
+    last: dict[str, int] = {}
+    for e in fresh:
+        current = after.get(e.subject) or new_consignment(e.subject)
+        after[e.subject] = evolve(current, e.event, e.time)
+        last[e.subject] = seqs[e.id]
+    await _save_all(conn, [(after[s], last[s]) for s in subjects])
+    for subject in subjects:
+        _observe_new_lead_times(before.get(subject) or new_consignment(subject), after[subject])
+    await conn.execute(
+        "SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s", REPORTING_CHANNEL, subjects
+    )
+
+
 async def _save(conn: Conn, c: Consignment, seq: int) -> None:
+    await _save_all(conn, [(c, seq)])
+
+
+async def _save_all(conn: Conn, folded: Sequence[tuple[Consignment, int]]) -> None:
     await conn.execute(
         """INSERT INTO report_consignments (shipment_id, donor, facts, last_seq)
-           VALUES ($1, $2, $3, $4)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[])
            ON CONFLICT (shipment_id) DO UPDATE
            SET donor = EXCLUDED.donor, facts = EXCLUDED.facts, last_seq = EXCLUDED.last_seq""",
-        c.shipment_id,
-        c.donor,
-        c.model_dump(mode="json"),
-        seq,
+        [c.shipment_id for c, _ in folded],
+        [c.donor for c, _ in folded],
+        [c.model_dump(mode="json") for c, _ in folded],
+        [seq for _, seq in folded],
     )
 
 
@@ -93,8 +139,7 @@ async def rebuild(pool: asyncpg.Pool) -> int:
             after = rows[-1]["seq"]
         consignments = fold(recorded)
         await conn.execute("DELETE FROM report_consignments")
-        for c in consignments.values():
-            await _save(conn, c, last[c.shipment_id])
+        await _save_all(conn, [(c, last[c.shipment_id]) for c in consignments.values()])
     return len(recorded)
 
 

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from services.allocation import main as allocation_main
 from services.customs import main as customs_main
 from services.intake import main as intake_main
+from services.reporting import main as reporting_main
 from shared.auth import DEMO_PASSWORD, Role, demo_users
 from shared.http.app import create_app
 from shared.infra.kafka_broker import KafkaBroker, create_topics
@@ -35,7 +36,12 @@ from tests.integration.apps import bearer, serving, settings_for
 
 pytestmark = pytest.mark.integration
 
-MODULES = {"intake": intake_main, "customs": customs_main, "allocation": allocation_main}
+MODULES = {
+    "intake": intake_main,
+    "customs": customs_main,
+    "allocation": allocation_main,
+    "reporting": reporting_main,
+}
 USERS = [
     "intake.han",
     "intake.sgn",
@@ -65,6 +71,9 @@ def _roles(*roles: Role) -> frozenset[Role]:
 READ_SHIPMENTS = _roles(Role.INTAKE_OFFICER, Role.NATIONAL_VIEWER)
 READ_CASES = _roles(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
 READ_PROVINCE = _roles(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
+NATIONAL = _roles(
+    Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER
+)
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(ANYONE),
     "GET /health/ready": Rule(ANYONE),
@@ -89,6 +98,12 @@ RULES: dict[str, Rule] = {
     ),
     "GET /api/v1/rounds": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
     "GET /api/v1/rounds/{shipment_id}": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
+    "GET /api/v1/dashboard": Rule(NATIONAL),
+    "GET /api/v1/dashboard/stream": Rule(NATIONAL),
+    "GET /api/v1/provinces/{code}/summary": Rule(NATIONAL | {Role.PROVINCE_OFFICER}, "province"),
+    "GET /api/v1/donors": Rule(NATIONAL),
+    "GET /api/v1/donors/{donor}/report": Rule(NATIONAL),
+    "GET /api/v1/shipments/{shipment_id}/timeline": Rule(NATIONAL),
 }
 
 
