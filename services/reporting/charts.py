@@ -38,4 +38,6 @@ def bars(title: str, rows: Sequence[tuple[str, float]], css: str = "bar") -> Mar
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() or value >= 100 else f"{value:,.2f}"
+    if float(value).is_integer() or value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.3f}" if value < 1 else f"{value:,.2f}"

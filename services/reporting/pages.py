@@ -4,6 +4,7 @@ timeline. Each reads ``as_of`` as the API does; a bad one is shown next to its f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -18,7 +19,7 @@ from services.reporting.domain.picture import Dashboard
 from shared.auth import Principal, Role
 from shared.decider import DomainError, InvalidInput, NotFound
 from shared.http.deps import RuntimeDep
-from shared.http.i18n import request_language
+from shared.http.i18n import Translator, request_language
 from shared.http.pages import PageForbidden, signed_in, viet_nam_time
 from shared.http.rendering import render
 from shared.http.security import MaybeUser
@@ -74,6 +75,8 @@ async def _dashboard(
         view = await reporting.dashboard(_as_of(as_of))
     except InvalidInput as refused:
         error, view = refused.detail, await reporting.dashboard(None)
+    lang = request_language(request)
+    translator: Translator = request.app.state.translator
     key = sort if sort in SORTABLE else "code"
     view.provinces.sort(key=lambda p: getattr(p, key), reverse=key != "code")
     return render(
@@ -81,7 +84,7 @@ async def _dashboard(
         template,
         user=reader,
         view=view,
-        charts=_charts(view, request),
+        charts=_charts(view, lang, translator.gettext(lang)),
         as_of=as_of or "",
         as_of_error=error,
         sort=key,
@@ -90,12 +93,16 @@ async def _dashboard(
     )
 
 
-def _charts(view: Dashboard, request: Request) -> dict[str, Any]:
-    lang = request_language(request)
+def _charts(view: Dashboard, lang: str, _: Callable[[str], str]) -> dict[str, Any]:
+    """The dashboard's charts, labelled in the reader's language (codes as ``term`` shows)."""
+
+    def term(code: str) -> str:
+        return _(code).replace("_", " ")
+
     names = {p.code: (p.name_vi if lang == "vi" else p.name_en) for p in view.provinces}
     lead = {
         d.step.value: charts.bars(
-            d.step.value,
+            term(d.step.value),
             [("≤ " + (f"{b.le_hours:g} h" if b.le_hours else "∞"), b.count) for b in d.buckets],
             "bar lead",
         )
@@ -103,12 +110,13 @@ def _charts(view: Dashboard, request: Request) -> dict[str, Any]:
     }
     return {
         "pipeline": charts.bars(
-            "pipeline", [(r.stage.value, r.consignments) for r in view.pipeline]
+            _("Pipeline by stage"), [(term(r.stage.value), r.consignments) for r in view.pipeline]
         ),
         "provinces": charts.bars(
-            "doses per 100", [(names[p.code], p.doses_per_100) for p in view.provinces]
+            _("Doses per 100 inhabitants, by province"),
+            [(names[p.code], p.doses_per_100) for p in view.provinces],
         ),
-        "donors": charts.bars("donors", [(d.key, d.announced_doses) for d in view.donors]),
+        "donors": charts.bars(_("By donor"), [(d.key, d.announced_doses) for d in view.donors]),
         "lead": lead,
     }
 

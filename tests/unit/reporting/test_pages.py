@@ -18,7 +18,7 @@ from services.reporting.queries import Timeline, TimelineEntry
 from shared.auth import Principal, Role
 from shared.http.pages import viet_nam_time
 from tests.reporting_events import T0, flow
-from tests.unit.test_pages import render, request
+from tests.unit.test_pages import environment, render
 
 VIEWER = Principal("viewer", "National viewer", Role.NATIONAL_VIEWER)
 NOW = T0 + timedelta(days=10)
@@ -36,14 +36,13 @@ def consignments() -> list[Any]:
 
 def dashboard(lang: str) -> str:
     view = picture.dashboard(consignments(), populations(), NOW, replayed=False)
-    query = f"lang={lang}"
     return render(
         "reporting",
         "dashboard.html",
         lang,
         user=VIEWER,
         view=view,
-        charts=pages._charts(view, request("/", query)),
+        charts=pages._charts(view, lang, environment("reporting")[1].gettext(lang)),
         as_of="",
         as_of_error=None,
         sort="code",
@@ -85,7 +84,7 @@ def test_an_as_of_error_is_shown_next_to_its_field() -> None:
         "en",
         user=VIEWER,
         view=view,
-        charts=pages._charts(view, request()),
+        charts=pages._charts(view, "en", environment("reporting")[1].gettext("en")),
         as_of="soon",
         as_of_error="as_of is unreadable",
         sort="code",
