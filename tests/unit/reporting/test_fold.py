@@ -16,6 +16,8 @@ from services.reporting.domain.facts import Consignment, evolve, new_consignment
 from services.reporting.domain.measures import Stage, Step, stage_of
 from services.reporting.domain.picture import Population
 from services.reporting.domain.replay import Recorded, fold, parse_as_of
+from shared.contracts import customs as c
+from shared.contracts import intake as i
 from shared.contracts.base import registry
 from shared.contracts.values import Channel
 from shared.decider import InvalidInput, NotFound
@@ -211,3 +213,51 @@ def test_as_of_reads_dates_as_whole_days_in_viet_nam_and_refuses_the_rest() -> N
         with pytest.raises(InvalidInput) as error:
             parse_as_of(bad, now)
         assert error.value.field == "as_of"
+
+
+def test_holds_examinations_refusals_and_cancellations_have_their_stages() -> None:
+    sid = uuid.uuid4()
+    arrived = flow(sid, until="arrived")
+    at = arrived[-1].recorded_at
+
+    def after(*events: object) -> Stage:
+        extra = [Published("customs", e, at, "customs.han") for e in events]
+        return stage_of(fold(recorded([*arrived, *extra]))[str(sid)])
+
+    hold = c.HoldPlaced(
+        shipment_id=sid, hold_id="H1", reason=c.HoldReason.INSPECTION, placed_by="c", placed_at=at
+    )
+    examined = c.GoodsExamined(
+        shipment_id=sid, place=c.ExaminationPlace.AIRPORT, examined_by="c", examined_at=at
+    )
+    lifted = c.HoldReleased(shipment_id=sid, hold_id="H1", released_by="c", released_at=at)
+    line = arrived[0].event.lines[0]  # type: ignore[attr-defined]
+    refused = c.GoodsRefused(
+        shipment_id=sid,
+        outcome=c.RefusalOutcome.RE_EXPORT,
+        reason="no licence",
+        refused_by="c",
+        refused_at=at,
+        lines=(line,),
+    )
+    assert after(hold) is Stage.CUSTOMS_HELD
+    assert after(hold, examined) is Stage.CUSTOMS_HELD
+    assert after(hold, examined, lifted) is Stage.CUSTOMS_EXAMINED
+    assert after(refused) is Stage.REFUSED
+    state = fold(recorded([*arrived, Published("customs", refused, at, "c")]))[str(sid)]
+    report = reports.consignment_report(state)
+    assert ("customs", "re_export: no licence", 1000) in {
+        (r.where, r.reason, r.quantity) for r in report.rejections
+    }
+
+    announced = flow(uuid.uuid4(), until="announced")
+    cancel = i.ShipmentCancelled(
+        shipment_id=announced[0].event.shipment_id,
+        reason="flight cancelled",
+        cancelled_by="intake.han",
+        cancelled_at=T0,
+    )
+    cancelled = fold(recorded([*announced, Published("intake", cancel, T0, "intake.han")]))
+    (one,) = cancelled.values()
+    assert stage_of(one) is Stage.CANCELLED
+    assert picture.donors([one]) == []  # nothing came: in no total
