@@ -1,4 +1,4 @@
-"""``make run``: PostgreSQL, Kafka and the three services on one machine; Ctrl-C stops all.
+"""``make run``: PostgreSQL, Kafka and the four services on one machine; Ctrl-C stops all.
 
 A development stack: the services run with ``AIDPORT_ENV=development`` and the demo identity
 provider, and a banner says so. Every child (each service, the broker, the PostgreSQL
@@ -35,7 +35,7 @@ from shared.settings import all_topics
 from shared.supervisor import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = {"intake": 8001, "customs": 8002, "allocation": 8003}
+SERVICES = {"intake": 8001, "customs": 8002, "allocation": 8003, "reporting": 8004}
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # Set explicitly: the services default to production, which refuses the demo identity provider.
 DEVELOPMENT = {"AIDPORT_ENV": "development", "AIDPORT_DEMO_USERS": "true"}

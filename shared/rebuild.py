@@ -15,20 +15,22 @@ from shared.db import create_pool
 from shared.eventstore import EventStore
 from shared.projections import rebuild
 from shared.runtime import ServiceSpec
-from shared.settings import SERVICES, load_settings
+from shared.settings import ALL_SERVICES, load_settings
 
 
 async def rebuild_service(spec: ServiceSpec, database_url: str) -> int:
     pool = await create_pool(database_url, max_size=2)
     try:
+        if spec.rebuilder is not None:  # a read side: rebuilt from the events it consumed
+            return await spec.rebuilder(pool)
         return await rebuild(pool, EventStore(spec.name), spec.projections)
     finally:
         await pool.close()
 
 
 def main() -> None:
-    if len(sys.argv) != 2 or sys.argv[1] not in SERVICES:
-        sys.exit(f"usage: python -m shared.rebuild {{{'|'.join(SERVICES)}}}")
+    if len(sys.argv) != 2 or sys.argv[1] not in ALL_SERVICES:
+        sys.exit(f"usage: python -m shared.rebuild {{{'|'.join(ALL_SERVICES)}}}")
     service = sys.argv[1]
     spec: ServiceSpec = importlib.import_module(f"services.{service}.main").SPEC
     replayed = asyncio.run(rebuild_service(spec, load_settings(service).database_url))

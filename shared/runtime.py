@@ -57,6 +57,10 @@ class ServiceSpec:
     reaction: Callable[[Runtime], Handler | Reaction] | None = None
     package_dir: Path | None = None  # holds web/templates and web/locale
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()  # e.g. live feeds
+    publishes: bool = True  # False: a read-side service, no events of its own and no relay
+    rebuilder: Callable[[asyncpg.Pool], Coroutine[Any, Any, int]] | None = None
+    """Rebuilds the projections of a service whose projections are not fed by its own
+    event store (a read side); returns the events replayed."""
 
 
 @dataclass
@@ -81,7 +85,7 @@ class Runtime:
             await migrate(conn, self.spec.migrations)
         self.kafka = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
         self._spawn(self._watch_dependencies(), "dependency-watch")
-        if self.settings.relay_enabled:
+        if self.settings.relay_enabled and self.spec.publishes:
             self.relay = self._relay()
             self._spawn(self.relay.run(), "relay")
         if self.spec.reaction is not None and self.spec.subscriptions:
@@ -187,6 +191,8 @@ class Runtime:
         }
 
     async def _relay_health(self, database_ok: bool) -> Component:
+        if not self.spec.publishes:
+            return Component(True, "none: this service publishes no events")
         if self.relay is None:
             return Component(True, "disabled")
         task = self._tasks.get("relay")
@@ -230,4 +236,6 @@ class Runtime:
         return Component(True, "consuming" if assigned else "joining its group")
 
     async def rebuild_projections(self) -> int:
+        if self.spec.rebuilder is not None:
+            return await self.spec.rebuilder(self.pool)
         return await rebuild(self.pool, self.store, self.spec.projections)

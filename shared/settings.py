@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     relay_stuck_seconds: float = Field(
         60.0, description="readiness fails when the oldest unpublished event is older"
     )
+    reporting_max_replay: int = Field(
+        200_000, ge=1, description="events an as_of question may replay at most (reporting)"
+    )
 
     @property
     def group_instance_id(self) -> str:
@@ -148,6 +151,10 @@ def load_settings(service: str) -> Settings:
 
 
 SERVICES = ("intake", "customs", "allocation")
+"""The services that record and publish events (each has a topic)."""
+READ_SERVICES = ("reporting",)
+"""Services that only consume: no event store in use, no relay, no topic of their own."""
+ALL_SERVICES = (*SERVICES, *READ_SERVICES)
 
 
 def all_topics(prefix: str = "aidport") -> list[str]:

@@ -17,7 +17,7 @@ from shared.accounts import Accounts
 from shared.auth import Principal, Role
 from shared.db import create_pool
 from shared.migrations import migrate
-from shared.settings import SERVICES, load_settings
+from shared.settings import ALL_SERVICES, load_settings
 
 MIN_PASSWORD = 12
 
@@ -41,7 +41,7 @@ def _password() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m shared.useradd")
-    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("service", choices=ALL_SERVICES)
     parser.add_argument("sub", help="the user name")
     parser.add_argument("role", choices=[r.value for r in Role])
     parser.add_argument("scope", nargs="*", help="airports (IATA) or one province code")

@@ -3,3 +3,4 @@
 CREATE DATABASE intake;
 CREATE DATABASE customs;
 CREATE DATABASE allocation;
+CREATE DATABASE reporting;

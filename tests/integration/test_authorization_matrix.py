@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from services.allocation import main as allocation_main
 from services.customs import main as customs_main
 from services.intake import main as intake_main
+from services.reporting import main as reporting_main
 from shared.auth import DEMO_PASSWORD, Role, demo_users
 from shared.http.app import create_app
 from shared.infra.kafka_broker import KafkaBroker, create_topics
@@ -35,7 +36,12 @@ from tests.integration.apps import bearer, serving, settings_for
 
 pytestmark = pytest.mark.integration
 
-MODULES = {"intake": intake_main, "customs": customs_main, "allocation": allocation_main}
+MODULES = {
+    "intake": intake_main,
+    "customs": customs_main,
+    "allocation": allocation_main,
+    "reporting": reporting_main,
+}
 USERS = [
     "intake.han",
     "intake.sgn",
@@ -66,8 +72,8 @@ READ_SHIPMENTS = _roles(Role.INTAKE_OFFICER, Role.INTAKE_SUPERVISOR, Role.NATION
 INTAKE = _roles(Role.INTAKE_OFFICER, Role.INTAKE_SUPERVISOR)
 READ_CASES = _roles(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
 READ_PROVINCE = _roles(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
-NATIONAL_DELIVERY = _roles(
-    Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER, Role.NATIONAL_VIEWER
+NATIONAL = _roles(
+    Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER
 )
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(ANYONE),
@@ -101,8 +107,8 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/provinces/{code}/notices/{number}/receipt": Rule(
         _roles(Role.PROVINCE_OFFICER), "province"
     ),
-    "GET /api/v1/discrepancies": Rule(NATIONAL_DELIVERY),
-    "GET /api/v1/lead-times": Rule(NATIONAL_DELIVERY),
+    "GET /api/v1/discrepancies": Rule(NATIONAL),
+    "GET /api/v1/lead-times": Rule(NATIONAL),
     "POST /api/v1/provinces/{code}/webhooks": Rule(_roles(Role.PROVINCE_OFFICER), "province"),
     "GET /api/v1/provinces/{code}/webhooks": Rule(READ_PROVINCE, "province"),
     "GET /api/v1/provinces/{code}/webhooks/{endpoint_id}": Rule(READ_PROVINCE, "province"),
@@ -118,6 +124,12 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/provinces/{code}/webhooks/{endpoint_id}/attempts": Rule(READ_PROVINCE, "province"),
     "GET /api/v1/rounds": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
     "GET /api/v1/rounds/{shipment_id}": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
+    "GET /api/v1/dashboard": Rule(NATIONAL),
+    "GET /api/v1/dashboard/stream": Rule(NATIONAL),
+    "GET /api/v1/provinces/{code}/summary": Rule(NATIONAL | {Role.PROVINCE_OFFICER}, "province"),
+    "GET /api/v1/donors": Rule(NATIONAL),
+    "GET /api/v1/donors/{donor}/report": Rule(NATIONAL),
+    "GET /api/v1/shipments/{shipment_id}/timeline": Rule(NATIONAL),
 }
 
 

@@ -23,7 +23,7 @@ from tests.integration.compose import InterpolationError, interpolate, load
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-SERVICES = {"intake": 8001, "customs": 8002, "allocation": 8003}
+SERVICES = {"intake": 8001, "customs": 8002, "allocation": 8003, "reporting": 8004}
 REQUIRED = {
     "AIDPORT_JWT_SECRET": "set AIDPORT_JWT_SECRET to a random string of at least 32 bytes",
     "POSTGRES_PASSWORD": "set POSTGRES_PASSWORD to a random URL-safe string of at least 32 bytes",

@@ -33,6 +33,8 @@ from services.customs.domain import CaseStatus
 from services.customs.queries import CaseView
 from services.intake import main as intake_main
 from services.intake import pages as intake_pages
+from services.reporting import main as reporting_main
+from services.reporting import pages as reporting_pages
 from shared.auth import Principal, Role, issue_token
 from shared.contracts.customs import Examination, Lane
 from shared.contracts.values import Category, Channel, Storage, Unit
@@ -47,11 +49,15 @@ from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_WEB = ROOT / "shared" / "http" / "web"
-SPECS = {s.name: s for s in (intake_main.SPEC, customs_main.SPEC, allocation_main.SPEC)}
+SPECS = {
+    s.name: s
+    for s in (intake_main.SPEC, customs_main.SPEC, allocation_main.SPEC, reporting_main.SPEC)
+}
 ROUTERS = {
     "intake": intake_pages.router,
     "customs": customs_pages.router,
     "allocation": allocation_pages.router,
+    "reporting": reporting_pages.router,
 }
 NOW = datetime(2021, 8, 25, 7, 20, tzinfo=UTC)  # 14:20 in Ha Noi
 SHIPMENT_ID = uuid.UUID("6f1c3a52-8d0e-4b7a-9f3e-2a1b0c9d8e7f")
@@ -407,7 +413,13 @@ def client(
 
 @pytest.mark.parametrize(
     ("service", "path"),
-    [("intake", "/"), ("intake", "/shipments/new"), ("customs", "/"), ("allocation", "/")],
+    [
+        ("intake", "/"),
+        ("intake", "/shipments/new"),
+        ("customs", "/"),
+        ("allocation", "/"),
+        ("reporting", "/"),
+    ],
 )
 async def test_a_page_without_a_session_sends_to_the_login_page(service: str, path: str) -> None:
     response = await client(service, [], None)[0].get(path)
@@ -482,7 +494,7 @@ def _used_intemplates_for(service: str) -> set[str]:
 
 
 def test_there_is_a_vietnamese_catalog_for_the_shared_pages_and_each_service() -> None:
-    assert len(CATALOGS) == 4
+    assert len(CATALOGS) == 5
 
 
 @pytest.mark.parametrize("path", CATALOGS, ids=lambda p: str(p.relative_to(ROOT)))

@@ -1,0 +1,3 @@
+from shared.http.serve import serve
+
+serve("reporting", default_port=8004)

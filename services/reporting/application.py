@@ -1,0 +1,89 @@
+"""Reporting's use cases: each question (dashboard, donors, province, timeline) answered
+live from the folded facts, or ``as_of`` a moment by replaying the kept events. There are
+no commands: reporting only reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from services.reporting import queries
+from services.reporting.domain import picture, reports
+from services.reporting.domain.facts import Consignment
+from services.reporting.domain.picture import Dashboard, Population, TotalRow
+from services.reporting.domain.replay import parse_as_of
+from services.reporting.domain.reports import DonorReport, ProvinceSummary
+from shared.decider import NotFound
+from shared.reference_data import provinces
+from shared.runtime import Runtime
+from shared.views import Db
+
+
+def populations() -> list[Population]:
+    """The 34 provinces and the population the per-100 figures divide by."""
+    return [Population(p.code, p.name_vi, p.name_en, p.population_scale) for p in provinces()]
+
+
+@dataclass(frozen=True)
+class Moment:
+    """When a question is asked about: now (live), or a past moment (replayed)."""
+
+    at: datetime
+    replayed: bool
+
+
+@dataclass
+class Reporting:
+    db: Db
+    consumer_group: str
+    max_replay: int
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Reporting:
+        settings = runtime.settings
+        return cls(runtime.pool, settings.consumer_group, settings.reporting_max_replay)
+
+    def moment(self, as_of: str | None) -> Moment:
+        now = datetime.now(UTC)
+        return Moment(now, False) if as_of is None else Moment(parse_as_of(as_of, now), True)
+
+    async def consignments(self, moment: Moment, donor: str | None = None) -> list[Consignment]:
+        if not moment.replayed:
+            return await queries.live_consignments(self.db, donor)
+        found = await queries.consignments_as_of(self.db, moment.at, self.max_replay)
+        return [c for c in found if donor is None or c.donor == donor]
+
+    async def dashboard(self, as_of: str | None) -> Dashboard:
+        moment = self.moment(as_of)
+        view = picture.dashboard(
+            await self.consignments(moment), populations(), moment.at, moment.replayed
+        )
+        if not moment.replayed:  # the consumer's own trouble is a fact of now only
+            view.stuck.extend(await queries.pipeline_problems(self.db, self.consumer_group))
+        return view
+
+    async def donors(self, as_of: str | None) -> list[TotalRow]:
+        return picture.donors(picture.counted(await self.consignments(self.moment(as_of))))
+
+    async def donor_report(
+        self,
+        donor: str,
+        as_of: str | None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> DonorReport:
+        moment = self.moment(as_of)
+        consignments = await self.consignments(moment, donor)
+        return reports.donor_report(consignments, donor, moment.at, since, until)
+
+    async def province_summary(self, code: str, as_of: str | None) -> ProvinceSummary:
+        population = next((p for p in populations() if p.code == code), None)
+        if population is None:
+            raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
+        moment = self.moment(as_of)
+        return reports.province_summary(await self.consignments(moment), population, moment.at)
+
+    async def timeline(self, shipment_id: UUID, as_of: str | None) -> queries.Timeline:
+        moment = self.moment(as_of)
+        return await queries.timeline(self.db, shipment_id, moment.at if moment.replayed else None)

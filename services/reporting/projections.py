@@ -1,0 +1,152 @@
+"""``report_events`` and ``report_consignments``: what reporting does with a consumed event.
+
+Each event is kept as received (type, subject, data, actor, ``ce_time``) and folded into
+its consignment's facts with the pure ``evolve``, in the consumer's transaction. The event
+id is unique in ``report_events``, so a redelivered event changes nothing. A commit
+NOTIFYs ``aidport_reporting`` so the live dashboards on every replica refresh.
+
+``rebuild`` folds ``report_events`` again, in the order they were consumed, into fresh
+facts: the rebuilt table equals the incrementally built one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from services.reporting.domain.facts import Consignment, evolve, new_consignment
+from services.reporting.domain.measures import lead_times
+from services.reporting.domain.replay import Recorded, fold
+from shared.contracts.base import registry
+from shared.db import Conn
+from shared.envelope import Envelope
+from shared.observability import LEAD_TIME
+
+REPORTING_CHANNEL = "aidport_reporting"
+REBUILD_PAGE = 10_000
+
+
+async def record(conn: Conn, envelope: Envelope) -> None:
+    """Keep the event and fold it into its consignment (once, whatever the redeliveries)."""
+    seq = await conn.fetchval(
+        """INSERT INTO report_events (event_id, event_type, source, subject, actor, data,
+               recorded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING RETURNING seq""",
+        envelope.id,
+        envelope.type,
+        envelope.source,
+        envelope.subject,
+        envelope.actor,
+        envelope.data,
+        envelope.time,
+    )
+    if seq is None:
+        return
+    facts = await conn.fetchval(
+        "SELECT facts FROM report_consignments WHERE shipment_id = $1 FOR UPDATE",
+        envelope.subject,
+    )
+    before = Consignment.model_validate(facts) if facts else new_consignment(envelope.subject)
+    after = evolve(before, envelope.event, envelope.time)
+    await _save(conn, after, seq)
+    _observe_new_lead_times(before, after)
+    await conn.execute("SELECT pg_notify($1, $2)", REPORTING_CHANNEL, envelope.subject)
+
+
+async def record_batch(conn: Conn, envelopes: Sequence[Envelope]) -> None:
+    """``record`` for a whole batch: one INSERT of the events, one read of the consignments
+    they touch, one upsert of the folded facts and one NOTIFY per consignment."""
+    kept = await conn.fetch(
+        """INSERT INTO report_events (event_id, event_type, source, subject, actor, data,
+               recorded_at)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+               $6::jsonb[], $7::timestamptz[])
+           ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq""",
+        [e.id for e in envelopes],
+        [e.type for e in envelopes],
+        [e.source for e in envelopes],
+        [e.subject for e in envelopes],
+        [e.actor for e in envelopes],
+        [e.data for e in envelopes],
+        [e.time for e in envelopes],
+    )
+    seqs = {r["event_id"]: r["seq"] for r in kept}
+    fresh = [e for e in envelopes if e.id in seqs]
+    if not fresh:
+        return
+    subjects = sorted({e.subject for e in fresh})
+    rows = await conn.fetch(
+        "SELECT shipment_id, facts FROM report_consignments WHERE shipment_id = ANY($1::text[])"
+        " ORDER BY shipment_id FOR UPDATE",
+        subjects,
+    )
+    before = {r["shipment_id"]: Consignment.model_validate(r["facts"]) for r in rows}
+    after = dict(before)
+    last: dict[str, int] = {}
+    for e in fresh:
+        current = after.get(e.subject) or new_consignment(e.subject)
+        after[e.subject] = evolve(current, e.event, e.time)
+        last[e.subject] = seqs[e.id]
+    await _save_all(conn, [(after[s], last[s]) for s in subjects])
+    for subject in subjects:
+        _observe_new_lead_times(before.get(subject) or new_consignment(subject), after[subject])
+    await conn.execute(
+        "SELECT pg_notify($1, s) FROM unnest($2::text[]) AS s", REPORTING_CHANNEL, subjects
+    )
+
+
+async def _save(conn: Conn, c: Consignment, seq: int) -> None:
+    await _save_all(conn, [(c, seq)])
+
+
+async def _save_all(conn: Conn, folded: Sequence[tuple[Consignment, int]]) -> None:
+    await conn.execute(
+        """INSERT INTO report_consignments (shipment_id, donor, facts, last_seq)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[])
+           ON CONFLICT (shipment_id) DO UPDATE
+           SET donor = EXCLUDED.donor, facts = EXCLUDED.facts, last_seq = EXCLUDED.last_seq""",
+        [c.shipment_id for c, _ in folded],
+        [c.donor for c, _ in folded],
+        [c.model_dump(mode="json") for c, _ in folded],
+        [seq for _, seq in folded],
+    )
+
+
+def _observe_new_lead_times(before: Consignment, after: Consignment) -> None:
+    """Each completed lead time once, for Prometheus (``aidport_lead_time_seconds``)."""
+    seen = list(lead_times(before))
+    for step, duration in lead_times(after):
+        if (step, duration) in seen:
+            seen.remove((step, duration))
+            continue
+        LEAD_TIME.labels(step.value).observe(max(duration.total_seconds(), 0.0))
+
+
+async def rebuild(pool: asyncpg.Pool) -> int:
+    """Fold every kept event again, in consumption order, and swap the facts in; returns
+    the events replayed. Writers (the consumer) wait on the table lock; readers do not."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("LOCK TABLE report_consignments IN SHARE ROW EXCLUSIVE MODE")
+        recorded: list[Recorded] = []
+        last: dict[str, int] = {}
+        after = 0
+        while rows := await _page(conn, after):
+            for row in rows:
+                event = registry.decode(row["event_type"], row["data"])
+                recorded.append(Recorded(row["subject"], row["recorded_at"], event))
+                last[row["subject"]] = row["seq"]
+            after = rows[-1]["seq"]
+        consignments = fold(recorded)
+        await conn.execute("DELETE FROM report_consignments")
+        await _save_all(conn, [(c, last[c.shipment_id]) for c in consignments.values()])
+    return len(recorded)
+
+
+async def _page(conn: Conn, after: int) -> Sequence[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT seq, event_type, subject, data, recorded_at FROM report_events"
+        " WHERE seq > $1 ORDER BY seq LIMIT $2",
+        after,
+        REBUILD_PAGE,
+    )
