@@ -1,0 +1,117 @@
+"""The clearance case of one consignment, pure rules and no I/O: opened on announcement,
+goods presented per arrival part, then worked by officers (declaration, documents, permits,
+lane, examination, holds) until released (normal, partial, fast-track) or refused.
+
+``case`` holds the state, ``reactions`` the rules for intake's events, ``officers`` those
+for officers' commands, ``lines`` turns units per lot into event lines, ``schedule`` the
+office hours and clearance target."""
+
+from __future__ import annotations
+
+from services.customs.domain import officers, reactions
+from services.customs.domain.case import (
+    NO_LOT,
+    CaseStatus,
+    ClearanceCase,
+    Hold,
+    LotBalance,
+    LotKey,
+    evolve,
+    held_lots,
+)
+from services.customs.domain.commands import (
+    AmendCase,
+    AssignLane,
+    ClearFastTrack,
+    CloseCase,
+    Command,
+    CompleteArrivals,
+    LodgeDeclaration,
+    OfficerCommand,
+    OpenCase,
+    PlaceHold,
+    PresentGoods,
+    Reaction,
+    RecordDocument,
+    RecordExamination,
+    RecordPermit,
+    RefuseGoods,
+    ReleaseGoods,
+    ReleaseHold,
+)
+from services.customs.domain.lines import lines_of, nearest_expiry
+from services.customs.domain.officers import missing_documents, required_documents
+from shared.contracts.base import DomainEvent
+from shared.decider import Decider
+
+
+def decide(command: Command, state: ClearanceCase) -> list[DomainEvent]:
+    match command:
+        case OpenCase():
+            return reactions.open_case(command, state)
+        case AmendCase():
+            return reactions.amend_case(command, state)
+        case PresentGoods():
+            return reactions.present_goods(command, state)
+        case CompleteArrivals():
+            return reactions.complete_arrivals(command, state)
+        case CloseCase():
+            return reactions.close_case(command, state)
+        case LodgeDeclaration():
+            return officers.lodge_declaration(command, state)
+        case RecordDocument():
+            return officers.record_document(command, state)
+        case RecordPermit():
+            return officers.record_permit(command, state)
+        case AssignLane():
+            return officers.assign_lane(command, state)
+        case RecordExamination():
+            return officers.record_examination(command, state)
+        case PlaceHold():
+            return officers.place_hold(command, state)
+        case ReleaseHold():
+            return officers.release_hold(command, state)
+        case ReleaseGoods():
+            return officers.release_goods(command, state)
+        case RefuseGoods():
+            return officers.refuse_goods(command, state)
+        case ClearFastTrack():
+            return officers.clear_fast_track(command, state)
+
+
+decider: Decider[ClearanceCase, Command] = Decider(ClearanceCase(), evolve, decide)
+
+__all__ = [
+    "NO_LOT",
+    "AmendCase",
+    "AssignLane",
+    "CaseStatus",
+    "ClearFastTrack",
+    "ClearanceCase",
+    "CloseCase",
+    "Command",
+    "CompleteArrivals",
+    "Hold",
+    "LodgeDeclaration",
+    "LotBalance",
+    "LotKey",
+    "OfficerCommand",
+    "OpenCase",
+    "PlaceHold",
+    "PresentGoods",
+    "Reaction",
+    "RecordDocument",
+    "RecordExamination",
+    "RecordPermit",
+    "RefuseGoods",
+    "ReleaseGoods",
+    "ReleaseHold",
+    "decide",
+    "decider",
+    "evolve",
+    "held_lots",
+    "lines_of",
+    "missing_documents",
+    "nearest_expiry",
+    "required_documents",
+]
