@@ -18,6 +18,7 @@ from services.customs.domain.case import (
     LotKey,
     evolve,
     held_lots,
+    units_of,
 )
 from services.customs.domain.commands import (
     AmendCase,
@@ -114,4 +115,5 @@ __all__ = [
     "missing_documents",
     "nearest_expiry",
     "required_documents",
+    "units_of",
 ]
