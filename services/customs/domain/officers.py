@@ -240,15 +240,16 @@ def release_hold(command: ReleaseHold, state: ClearanceCase) -> list[DomainEvent
 
 def release_goods(command: ReleaseGoods, state: ClearanceCase) -> list[DomainEvent]:
     case = _arrived(state)
+    asked = None if command.lots is None else _per_lot(state, command.lots, "lots")
     if state.declaration is None:
         raise StateConflict("lodge the declaration before release", code="no-declaration")
     if state.lane is None:
         raise StateConflict("assign a lane before release", code="no-lane")
     _lane_allows_release(state)
-    if command.lots is None:
+    if asked is None:
         units = {k: f for k in state.ledger if (f := state.free(k)) > 0}
     else:
-        units = _per_lot(state, command.lots, "lots")
+        units = asked
         for key, quantity in units.items():
             if quantity > state.free(key):
                 raise StateConflict(_not_free(state, key, quantity), code="not-releasable")
