@@ -2,13 +2,13 @@
 goods presented per arrival part, then worked by officers (declaration, documents, permits,
 lane, examination, holds) until released (normal, partial, fast-track) or refused.
 
-``case`` holds the state, ``reactions`` the rules for intake's events, ``officers`` those
-for officers' commands, ``lines`` turns units per lot into event lines, ``schedule`` the
+``case`` holds the state, ``reactions`` the rules for intake's events, ``papers`` and ``release``
+those for officers' commands, ``lines`` turns units per lot into event lines, ``schedule`` the
 office hours and clearance target."""
 
 from __future__ import annotations
 
-from services.customs.domain import officers, reactions
+from services.customs.domain import papers, reactions, release
 from services.customs.domain.case import (
     NO_LOT,
     CaseStatus,
@@ -41,7 +41,7 @@ from services.customs.domain.commands import (
     ReleaseHold,
 )
 from services.customs.domain.lines import lines_of, nearest_expiry
-from services.customs.domain.officers import missing_documents, required_documents
+from services.customs.domain.papers import missing_documents, required_documents
 from shared.contracts.base import DomainEvent
 from shared.decider import Decider
 
@@ -59,25 +59,25 @@ def decide(command: Command, state: ClearanceCase) -> list[DomainEvent]:
         case CloseCase():
             return reactions.close_case(command, state)
         case LodgeDeclaration():
-            return officers.lodge_declaration(command, state)
+            return papers.lodge_declaration(command, state)
         case RecordDocument():
-            return officers.record_document(command, state)
+            return papers.record_document(command, state)
         case RecordPermit():
-            return officers.record_permit(command, state)
+            return papers.record_permit(command, state)
         case AssignLane():
-            return officers.assign_lane(command, state)
+            return papers.assign_lane(command, state)
         case RecordExamination():
-            return officers.record_examination(command, state)
+            return papers.record_examination(command, state)
         case PlaceHold():
-            return officers.place_hold(command, state)
+            return release.place_hold(command, state)
         case ReleaseHold():
-            return officers.release_hold(command, state)
+            return release.release_hold(command, state)
         case ReleaseGoods():
-            return officers.release_goods(command, state)
+            return release.release_goods(command, state)
         case RefuseGoods():
-            return officers.refuse_goods(command, state)
+            return release.refuse_goods(command, state)
         case ClearFastTrack():
-            return officers.clear_fast_track(command, state)
+            return release.clear_fast_track(command, state)
 
 
 decider: Decider[ClearanceCase, Command] = Decider(ClearanceCase(), evolve, decide)

@@ -1,7 +1,7 @@
 """What can be asked of a clearance case: reactions to intake's events, officers' commands.
 
-Plain data, already validated for shape by the adapters; the rules are in ``decide.py``
-(reactions) and ``officers.py`` (officers' commands)."""
+Plain data, already validated for shape by the adapters; the rules are in ``reactions.py``
+(reactions to intake), ``papers.py`` and ``release.py`` (officers' commands)."""
 
 from __future__ import annotations
 

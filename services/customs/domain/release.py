@@ -1,200 +1,39 @@
-"""Rules for the customs officers' commands on a case: declaration, documents, permits, lane,
-examination, holds, release (normal, partial, fast-track) and refusal.
-
-Release never exceeds what is free per lot (presented, not released, refused or held).
-Lanes: green releases on documents as lodged, yellow once every required document is
-received or waived, red once a physical examination is recorded."""
-
-from __future__ import annotations
+"""Rules for what happens to the goods: holds, release (normal, partial, fast-track) and
+refusal. Release never exceeds what is free per lot (presented, not released, refused or
+held). Lanes: green releases on the documents as lodged, yellow once every required
+document is received or waived, red once a physical examination is recorded."""
 
 from datetime import datetime
 
-from services.customs.domain.case import CaseStatus, ClearanceCase, LotKey
+from services.customs.domain.case import CaseStatus, ClearanceCase, LotKey, evolve
 from services.customs.domain.commands import (
-    AssignLane,
     ClearFastTrack,
-    LodgeDeclaration,
     PlaceHold,
-    RecordDocument,
-    RecordExamination,
-    RecordPermit,
     RefuseGoods,
     ReleaseGoods,
     ReleaseHold,
 )
 from services.customs.domain.lines import lines_of
+from services.customs.domain.papers import arrived, missing_documents, workable
 from services.customs.domain.reactions import closed, opened
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import (
     CaseClosure,
-    ClearanceCaseOpened,
     ClearedFastTrack,
-    DeclarationLodged,
-    DeclarationType,
-    Document,
-    DocumentRecorded,
-    DocumentStatus,
-    GoodsExamined,
     GoodsRefused,
     GoodsReleased,
     HeldLot,
     HoldPlaced,
     HoldReleased,
     Lane,
-    LaneAssigned,
-    PermitRecorded,
 )
-from shared.contracts.values import Category
 from shared.decider import InvalidInput, NotFound, StateConflict
-
-DECLARATION_DIGITS = 12
-LICENSED = {Category.VACCINE, Category.DRUG}
-"""Categories that need an import licence from the Drug Administration of Viet Nam."""
-
-
-def required_documents(state: ClearanceCase) -> tuple[Document, ...]:
-    """The checklist: the import licence only for vaccines and medicines."""
-    licensed = any(line.category in LICENSED for line in state.lines)
-    return tuple(d for d in Document if d is not Document.IMPORT_LICENCE or licensed)
-
-
-def missing_documents(state: ClearanceCase) -> tuple[Document, ...]:
-    done = {DocumentStatus.RECEIVED, DocumentStatus.WAIVED}
-    return tuple(
-        d
-        for d in required_documents(state)
-        if d not in state.documents or state.documents[d].status not in done
-    )
-
-
-def _workable(state: ClearanceCase) -> ClearanceCaseOpened:
-    case = opened(state)
-    if state.closure is not None:
-        raise StateConflict(f"the case is closed ({state.closure.value})", code="case-closed")
-    return case
-
-
-def _arrived(state: ClearanceCase) -> ClearanceCaseOpened:
-    case = _workable(state)
-    if not state.parts:
-        raise StateConflict("the goods have not arrived yet", code="not-arrived")
-    return case
-
-
-# -- the case's papers -------------------------------------------------------------------------
-
-
-def lodge_declaration(command: LodgeDeclaration, state: ClearanceCase) -> list[DomainEvent]:
-    case = _workable(state)  # may precede arrival
-    number = command.declaration_number.strip()
-    if not (number.isascii() and number.isdigit() and len(number) == DECLARATION_DIGITS):
-        raise InvalidInput(
-            "a VNACCS declaration number has exactly 12 digits",
-            field="declaration_number",
-            code="bad-declaration-number",
-        )
-    provisional = command.declaration_type is DeclarationType.PROVISIONAL
-    if provisional and command.completion_deadline is None:
-        raise InvalidInput(
-            "a provisional declaration needs its completion deadline",
-            field="completion_deadline",
-            code="no-deadline",
-        )
-    if not provisional and command.completion_deadline is not None:
-        raise InvalidInput(
-            "only a provisional declaration has a completion deadline",
-            field="completion_deadline",
-            code="deadline-not-provisional",
-        )
-    if command.completion_deadline is not None and command.completion_deadline < command.now.date():
-        raise InvalidInput(
-            "the completion deadline is in the past",
-            field="completion_deadline",
-            code="deadline-past",
-        )
-    return [
-        DeclarationLodged(
-            shipment_id=case.shipment_id,
-            declaration_number=number,
-            declaration_type=command.declaration_type,
-            completion_deadline=command.completion_deadline,
-            exemption_basis=command.exemption_basis,
-            lodged_by=command.by,
-            lodged_at=command.now,
-        )
-    ]
-
-
-def record_document(command: RecordDocument, state: ClearanceCase) -> list[DomainEvent]:
-    case = _workable(state)
-    if command.status is DocumentStatus.WAIVED and not command.reason.strip():
-        raise InvalidInput("a waiver needs a reason", field="reason", code="no-reason")
-    if command.document not in required_documents(state):
-        raise InvalidInput(
-            f"{command.document.value} is not on this consignment's checklist",
-            field="document",
-            code="not-on-checklist",
-        )
-    return [
-        DocumentRecorded(
-            shipment_id=case.shipment_id,
-            document=command.document,
-            status=command.status,
-            reason=command.reason.strip(),
-            recorded_by=command.by,
-            recorded_at=command.now,
-        )
-    ]
-
-
-def record_permit(command: RecordPermit, state: ClearanceCase) -> list[DomainEvent]:
-    case = _workable(state)
-    if not command.agency.strip():
-        raise InvalidInput("name the agency", field="agency", code="no-agency")
-    return [
-        PermitRecorded(
-            shipment_id=case.shipment_id,
-            agency=command.agency.strip(),
-            status=command.status,
-            reference=command.reference.strip(),
-            recorded_by=command.by,
-            recorded_at=command.now,
-        )
-    ]
-
-
-def assign_lane(command: AssignLane, state: ClearanceCase) -> list[DomainEvent]:
-    case = _workable(state)
-    return [
-        LaneAssigned(
-            shipment_id=case.shipment_id,
-            lane=command.lane,
-            assigned_by=command.by,
-            assigned_at=command.now,
-            out_of_hours=command.out_of_hours,
-        )
-    ]
-
-
-def record_examination(command: RecordExamination, state: ClearanceCase) -> list[DomainEvent]:
-    case = _arrived(state)
-    return [
-        GoodsExamined(
-            shipment_id=case.shipment_id,
-            place=command.place,
-            partial=command.partial,
-            findings=command.findings,
-            examined_by=command.by,
-            examined_at=command.now,
-        )
-    ]
-
 
 # -- holds ---------------------------------------------------------------------------------
 
 
 def place_hold(command: PlaceHold, state: ClearanceCase) -> list[DomainEvent]:
-    case = _workable(state)
+    case = workable(state)
     if state.status is CaseStatus.CLEARED:
         raise StateConflict("everything presented is already released or refused", code="cleared")
     asked = _per_lot(state, command.lots, "lots")
@@ -239,7 +78,7 @@ def release_hold(command: ReleaseHold, state: ClearanceCase) -> list[DomainEvent
 
 
 def release_goods(command: ReleaseGoods, state: ClearanceCase) -> list[DomainEvent]:
-    case = _arrived(state)
+    case = arrived(state)
     asked = None if command.lots is None else _per_lot(state, command.lots, "lots")
     if state.declaration is None:
         raise StateConflict("lodge the declaration before release", code="no-declaration")
@@ -287,7 +126,7 @@ def _lane_allows_release(state: ClearanceCase) -> None:
 
 
 def refuse_goods(command: RefuseGoods, state: ClearanceCase) -> list[DomainEvent]:
-    case = _arrived(state)
+    case = arrived(state)
     if not command.reason.strip():
         raise InvalidInput("a refusal needs a reason", field="reason", code="no-reason")
     if command.lots is None:
@@ -314,7 +153,7 @@ def refuse_goods(command: RefuseGoods, state: ClearanceCase) -> list[DomainEvent
 
 
 def clear_fast_track(command: ClearFastTrack, state: ClearanceCase) -> list[DomainEvent]:
-    case = _arrived(state)
+    case = arrived(state)
     if not command.declaration_number.strip():
         raise InvalidInput(
             "a declaration number is required",
@@ -381,7 +220,6 @@ def _not_free(state: ClearanceCase, key: LotKey, quantity: int) -> str:
 
 def _completed(state: ClearanceCase, event: DomainEvent, now: datetime) -> list[DomainEvent]:
     """Closes the case when intake has closed its side and nothing is left to clear."""
-    from services.customs.domain.case import evolve
 
     after = evolve(state, event)
     if after.arrivals_completed and after.remaining_total == 0:
