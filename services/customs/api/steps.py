@@ -28,6 +28,7 @@ from services.customs.api.bodies import (
 from services.customs.application import CaseWorkHandler, cases
 from services.customs.office import office_hours
 from shared.auth import Principal, Role
+from shared.contracts.limits import CODE_LENGTH
 from shared.db import Conn
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
@@ -179,7 +180,7 @@ async def place_hold(
 @router.post("/{shipment_id}/holds/{hold_id}/release", response_model=ClearancePublic)
 async def release_hold(
     shipment_id: UUID,
-    hold_id: Annotated[str, Path(pattern=r"^H[0-9]{1,4}$")],
+    hold_id: Annotated[str, Path(max_length=CODE_LENGTH)],
     body: HoldReleaseCreate,
     request: Request,
     runtime: RuntimeDep,

@@ -17,3 +17,4 @@ ALTER TABLE clearance_cases
 -- The officers' queue: cold chain first, then the nearest expiry, then arrival time.
 CREATE INDEX clearance_cases_urgency
     ON clearance_cases (status, cold_chain DESC, nearest_expiry, arrived_at, shipment_id);
+CREATE INDEX clearance_cases_closed ON clearance_cases (status, closed_at DESC);
