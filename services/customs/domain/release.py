@@ -18,6 +18,7 @@ from services.customs.domain.papers import arrived, missing_documents, workable
 from services.customs.domain.reactions import closed, opened
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import (
+    MAX_HOLDS,
     CaseClosure,
     ClearedFastTrack,
     GoodsRefused,
@@ -29,6 +30,9 @@ from shared.contracts.customs import (
 )
 from shared.decider import InvalidInput, NotFound, StateConflict
 
+MAX_RELEASES = 1000
+"""``GoodsReleased.release_no`` is at most this."""
+
 # -- holds ---------------------------------------------------------------------------------
 
 
@@ -36,6 +40,8 @@ def place_hold(command: PlaceHold, state: ClearanceCase) -> list[DomainEvent]:
     case = workable(state)
     if state.status is CaseStatus.CLEARED:
         raise StateConflict("everything presented is already released or refused", code="cleared")
+    if len(state.holds) >= MAX_HOLDS:
+        raise StateConflict(f"a case takes at most {MAX_HOLDS} holds", code="too-many-holds")
     asked = _per_lot(state, command.lots, "lots")
     for key, quantity in asked.items():
         if quantity > state.free(key):
@@ -80,6 +86,8 @@ def release_hold(command: ReleaseHold, state: ClearanceCase) -> list[DomainEvent
 def release_goods(command: ReleaseGoods, state: ClearanceCase) -> list[DomainEvent]:
     case = arrived(state)
     asked = None if command.lots is None else _per_lot(state, command.lots, "lots")
+    if state.releases >= MAX_RELEASES:
+        raise StateConflict(f"a case takes at most {MAX_RELEASES} releases", code="too-many")
     if state.declaration is None:
         raise StateConflict("lodge the declaration before release", code="no-declaration")
     if state.lane is None:
