@@ -1,7 +1,8 @@
 """Customs use cases: one clearance case per consignment.
 
 ``cases`` runs the reactions to intake's events (``reactions.py``); ``FastTrackHandler``
-is the officers' command. Both run inside the caller's unit of work.
+and ``CaseWorkHandler`` run the officers' commands. All run inside the caller's unit of
+work and answer with the case as the queue shows it.
 """
 
 from __future__ import annotations
@@ -44,3 +45,20 @@ class FastTrackHandler:
         if cleared.arrived_at and cleared.cleared_at:
             observe_lead_time("arrived_to_cleared", cleared.arrived_at, cleared.cleared_at)
         return cleared
+
+
+@dataclass(frozen=True)
+class CaseWorkHandler:
+    """An officer's step on a case: declaration, document, permit, lane, examination, hold,
+    hold release, normal or partial release, refusal."""
+
+    cases: Cases
+
+    async def __call__(
+        self, conn: Conn, shipment_id: UUID, command: domain.OfficerCommand, metadata: JsonDict
+    ) -> CaseView:
+        await self.cases.handle(conn, str(shipment_id), command, metadata)
+        worked = await queries.existing_case(conn, shipment_id)
+        if isinstance(command, domain.ReleaseGoods) and worked.arrived_at and worked.cleared_at:
+            observe_lead_time("arrived_to_cleared", worked.arrived_at, worked.cleared_at)
+        return worked

@@ -1,59 +1,168 @@
-"""The ``clearance_cases`` table: the customs queue and the case page.
+"""The ``clearance_cases`` table: the customs queue, the case page and the case API.
 
-Set-based: each statement projects every event of its type in a batch at once, reading
-them by position (``$1``) from the event store in the same transaction.
+A case's row is its folded state: for each case touched by a batch, the projection loads
+the case's events (in the same transaction) and writes the whole row. The rules that say
+what is held, free or cleared therefore live once, in the domain, and the row can never
+disagree with them. It costs one read of the stream per case and batch.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from collections.abc import Sequence
+from typing import Any
 
-from shared.contracts.customs import (
-    ClearanceCaseOpened,
-    ClearedFastTrack,
-    GoodsPresented,
-    GoodsPresentedV2,
+from services.customs import domain
+from services.customs.domain import ClearanceCase
+from shared.contracts.base import DomainEvent
+from shared.contracts.customs import ClearedFastTrack, Examination, GoodsReleased
+from shared.contracts.values import Storage
+from shared.db import Conn
+from shared.eventstore import EventStore, RecordedEvent
+
+COLUMNS = (
+    "shipment_id", "airport", "donor", "channel", "airway_bill", "expected_arrival", "status",
+    "lines", "received", "opened_at", "arrived_at", "cleared_at", "cleared_by",
+    "declaration_number", "lane", "examination", "remarks", "cleared_lines", "last_position",
+    "closure", "closed_at", "cold_chain", "nearest_expiry", "partial_examination",
+    "out_of_hours", "open_holds", "clock_stopped_at", "presented_total", "released_total",
+    "refused_total", "held_total", "detail",
+)  # fmt: skip
+JSON_COLUMNS = {"lines", "received", "cleared_lines", "detail"}
+UPSERT = (
+    f"INSERT INTO clearance_cases ({', '.join(COLUMNS)}) VALUES ("
+    + ", ".join(
+        f"${i + 1}" + ("::jsonb" if c in JSON_COLUMNS else "") for i, c in enumerate(COLUMNS)
+    )
+    + ") ON CONFLICT (shipment_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[1:])
 )
-from shared.projections import SqlProjection
 
 
-class ClearanceCasesProjection(SqlProjection):
+class ClearanceCasesProjection:
     name = "clearance_cases"
     tables = ("clearance_cases",)
-    key_field = "shipment_id"
-    statements: ClassVar[dict[str, str]] = {
-        ClearanceCaseOpened.event_type: """
-            INSERT INTO clearance_cases (shipment_id, airport, donor, channel, airway_bill,
-                expected_arrival, status, lines, opened_at, last_position)
-            SELECT (e.data->>'shipment_id')::uuid, e.data->>'airport', e.data->>'donor',
-                e.data->>'channel',
-                e.data->>'airway_bill', (e.data->>'expected_arrival')::timestamptz,
-                'awaiting_arrival',
-                e.data->'lines', e.recorded_at, e.position
-            FROM events e
-            WHERE e.position = ANY($1::bigint[])""",
-        GoodsPresented.event_type: """
-            UPDATE clearance_cases c SET status = 'arrived',
-                arrived_at = (e.data->>'arrived_at')::timestamptz,
-                received = e.data->'received', last_position = e.position
-            FROM events e
-            WHERE e.position = ANY($1::bigint[])
-                AND c.shipment_id = (e.data->>'shipment_id')::uuid""",
-        GoodsPresentedV2.event_type: """
-            UPDATE clearance_cases c SET status = 'arrived',
-                arrived_at = (e.data->>'arrived_at')::timestamptz,
-                received = e.data->'received', last_position = e.position
-            FROM events e
-            WHERE e.position = ANY($1::bigint[])
-                AND c.shipment_id = (e.data->>'shipment_id')::uuid""",
-        ClearedFastTrack.event_type: """
-            UPDATE clearance_cases c SET status = 'cleared',
-                cleared_at = (e.data->>'cleared_at')::timestamptz,
-                cleared_by = e.metadata->>'actor',
-                declaration_number = e.data->>'declaration_number', lane = e.data->>'lane',
-                examination = e.data->>'examination', remarks = coalesce(e.data->>'remarks', ''),
-                cleared_lines = e.data->'lines', last_position = e.position
-            FROM events e
-            WHERE e.position = ANY($1::bigint[])
-                AND c.shipment_id = (e.data->>'shipment_id')::uuid""",
+
+    def __init__(self, store: EventStore | None = None) -> None:
+        self.store = store or EventStore("customs")
+
+    async def apply(self, conn: Conn, event: RecordedEvent) -> None:
+        await self.apply_batch(conn, [event])
+
+    async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+        for stream_id in dict.fromkeys(e.stream_id for e in events):
+            records = await self.store.load(conn, stream_id)
+            state = domain.decider.fold(r.decode() for r in records)
+            if state.opened is not None:
+                row = case_row(state, records)
+                await conn.execute(UPSERT, *(_param(c, row[c]) for c in COLUMNS))
+
+
+def _param(column: str, value: Any) -> Any:
+    return json.dumps(value, default=str) if column in JSON_COLUMNS and value is not None else value
+
+
+def case_row(state: ClearanceCase, records: Sequence[RecordedEvent]) -> dict[str, Any]:
+    assert state.opened is not None
+    case = state.opened
+    released = _last(records, (GoodsReleased, ClearedFastTrack))
+    declaration = state.declaration.declaration_number if state.declaration else None
+    fast = state.fast_track
+    open_holds = state.open_holds()
+    released_units = {k: b.released for k, b in state.ledger.items()}
+    return {
+        "shipment_id": case.shipment_id,
+        "airport": case.airport,
+        "donor": case.donor,
+        "channel": case.channel.value,
+        "airway_bill": case.airway_bill,
+        "expected_arrival": case.expected_arrival,
+        "status": state.status,
+        "lines": [line.model_dump(mode="json") for line in state.lines],
+        "received": [
+            {"line_no": k[0], "lot_number": k[1], "quantity": b.presented}
+            for k, b in state.ledger.items()
+        ]
+        if state.parts
+        else None,
+        "opened_at": records[0].recorded_at,
+        "arrived_at": state.arrived_at,
+        "cleared_at": state.cleared_at,
+        "cleared_by": released.metadata.get("actor") if released else None,
+        "declaration_number": fast.declaration_number if fast else declaration,
+        "lane": (fast.lane if fast else state.lane.lane if state.lane else None),
+        "examination": _examination(state),
+        "remarks": fast.remarks if fast else None,
+        "cleared_lines": [x.model_dump(mode="json") for x in domain.lines_of(state, released_units)]
+        if state.released_total
+        else None,
+        "last_position": records[-1].position,
+        "closure": state.closure,
+        "closed_at": state.closed_at,
+        "cold_chain": any(line.storage is not Storage.AMBIENT for line in state.lines),
+        "nearest_expiry": domain.nearest_expiry(state),
+        "partial_examination": bool(state.examination and state.examination.partial),
+        "out_of_hours": bool(state.lane and state.lane.out_of_hours),
+        "open_holds": len(open_holds),
+        "clock_stopped_at": min((h.event.placed_at for h in open_holds), default=None),
+        "presented_total": state.presented_total,
+        "released_total": state.released_total,
+        "refused_total": sum(b.refused for b in state.ledger.values()),
+        "held_total": sum(state.held(k) for k in state.ledger),
+        "detail": detail(state),
+    }
+
+
+def _examination(state: ClearanceCase) -> str | None:
+    if state.fast_track:
+        return state.fast_track.examination.value
+    return Examination.PHYSICAL.value if state.examination else None
+
+
+def _last(
+    records: Sequence[RecordedEvent], types: tuple[type[DomainEvent], ...]
+) -> RecordedEvent | None:
+    names = {t.event_type for t in types}
+    return next((r for r in reversed(records) if r.event_type in names), None)
+
+
+def detail(state: ClearanceCase) -> dict[str, Any]:
+    """The case page's content: papers, holds, examination and the balance of every lot."""
+    products = {line.line_no: line.product for line in state.lines}
+    return {
+        "declaration": state.declaration.model_dump(mode="json") if state.declaration else None,
+        "documents": [
+            {"document": d.value, "required": True, "status": None, "reason": ""}
+            | (state.documents[d].model_dump(mode="json") if d in state.documents else {})
+            for d in domain.required_documents(state)
+        ],
+        "missing_documents": [d.value for d in domain.missing_documents(state)],
+        "permits": [p.model_dump(mode="json") for p in state.permits.values()],
+        "lane": state.lane.model_dump(mode="json") if state.lane else None,
+        "examination": state.examination.model_dump(mode="json") if state.examination else None,
+        "holds": [
+            h.event.model_dump(mode="json")
+            | {
+                "open": h.open,
+                "released_by": h.released.released_by if h.released else None,
+                "released_at": h.released.released_at.isoformat() if h.released else None,
+            }
+            for h in state.holds
+        ],
+        "lots": [
+            {
+                "line_no": k[0],
+                "lot_number": k[1],
+                "product": products.get(k[0], ""),
+                "presented": b.presented,
+                "released": b.released,
+                "refused": b.refused,
+                "held": state.held(k),
+                "free": state.free(k),
+            }
+            for k, b in sorted(state.ledger.items())
+        ],
+        "parts": sorted(state.parts),
+        "releases": state.releases,
+        "arrivals_completed": state.arrivals_completed,
     }

@@ -1,4 +1,6 @@
-"""What customs does on intake's events: open a case on announcement, mark it on arrival."""
+"""What customs does on intake's events: open a case on announcement, follow amendments
+before arrival, present each arrival part (only the accepted units), close the case when
+the shipment is cancelled or closes with nothing to clear."""
 
 from __future__ import annotations
 
@@ -8,7 +10,14 @@ from services.customs import domain
 from services.customs.application import cases
 from shared.consumer import Reaction, reaction_metadata
 from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
-from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2
+from shared.contracts.customs import CaseClosure, LotExpiry
+from shared.contracts.intake import (
+    ShipmentAmended,
+    ShipmentAnnounced,
+    ShipmentArrivedV2,
+    ShipmentCancelled,
+    ShipmentClosed,
+)
 from shared.contracts.values import ReceivedLot
 from shared.db import Conn
 from shared.envelope import Envelope
@@ -19,13 +28,29 @@ def command_for(event: object) -> domain.Command | None:
     match event:
         case ShipmentAnnounced():
             return domain.OpenCase.from_announcement(event)
+        case ShipmentAmended():
+            return domain.AmendCase.from_amendment(event)
         case ShipmentArrivedV2():
-            accepted = tuple(
-                ReceivedLot(line_no=lot.line_no, lot_number=lot.lot_number, quantity=lot.accepted)
-                for lot in event.lots
-            )
-            return domain.PresentGoods(arrived_at=event.arrived_at, received=accepted)
+            return presented(event)
+        case ShipmentCancelled():
+            return domain.CloseCase(CaseClosure.CANCELLED, event.cancelled_at)
+        case ShipmentClosed():
+            return domain.CompleteArrivals(event.nothing_to_clear, event.closed_at)
     return None
+
+
+def presented(event: ShipmentArrivedV2) -> domain.PresentGoods:
+    """One part as presented to customs: the accepted units per lot, several parts add up."""
+    accepted = tuple(
+        ReceivedLot(line_no=lot.line_no, lot_number=lot.lot_number, quantity=lot.accepted)
+        for lot in event.lots
+    )
+    expiries = tuple(
+        LotExpiry(line_no=lot.line_no, lot_number=lot.lot_number, expiry_date=lot.expiry_date)
+        for lot in event.lots
+        if lot.expiry_date is not None and lot.lot_number
+    )
+    return domain.PresentGoods(event.arrived_at, accepted, event.part_no, expiries)
 
 
 def reaction(runtime: Runtime) -> Reaction:

@@ -128,6 +128,14 @@ class HeldLot(Frozen):
     quantity: int = Field(ge=1, le=10**9)
 
 
+class LotExpiry(Frozen):
+    """The expiry intake read on a presented lot, for lots the manifest did not list."""
+
+    line_no: int = Field(ge=1, le=MAX_LINES)
+    lot_number: Code = Field(max_length=CODE_LENGTH)
+    expiry_date: date
+
+
 @registry.register
 class GoodsPresentedV2(DomainEvent):
     """One arrival part presented to customs: only the units intake accepted."""
@@ -137,6 +145,7 @@ class GoodsPresentedV2(DomainEvent):
     part_no: int = Field(1, ge=1, le=20)
     arrived_at: datetime
     received: tuple[ReceivedLot, ...] = Field(max_length=MAX_RECEIVED)
+    expiries: tuple[LotExpiry, ...] = Field((), max_length=MAX_RECEIVED)
 
 
 @registry.upcaster(GoodsPresented.event_type, GoodsPresentedV2.event_type)
@@ -277,3 +286,27 @@ class ClearanceCaseClosed(DomainEvent):
 
     closure: CaseClosure
     closed_at: datetime
+
+
+@registry.register
+class ClearanceCaseAmended(DomainEvent):
+    """The announcement was corrected before arrival: the case expects these lines now."""
+
+    event_type = "aidport.customs.ClearanceCaseAmended.v1"
+
+    donor: Text = Field(max_length=NAME_LENGTH)
+    channel: Channel
+    airway_bill: Code = Field(max_length=CODE_LENGTH)
+    expected_arrival: datetime
+    lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
+    reason: FreeText = Field("", max_length=REMARKS_LENGTH)
+
+
+@registry.register
+class ArrivalsCompleted(DomainEvent):
+    """Intake closed the consignment: no further part will be presented, so the case closes
+    as completed once everything presented is released or refused."""
+
+    event_type = "aidport.customs.ArrivalsCompleted.v1"
+
+    completed_at: datetime

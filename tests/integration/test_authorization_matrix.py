@@ -71,6 +71,18 @@ def _roles(*roles: Role) -> frozenset[Role]:
 READ_SHIPMENTS = _roles(Role.INTAKE_OFFICER, Role.INTAKE_SUPERVISOR, Role.NATIONAL_VIEWER)
 INTAKE = _roles(Role.INTAKE_OFFICER, Role.INTAKE_SUPERVISOR)
 READ_CASES = _roles(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
+# A valid body for each customs step: bad input would be refused before the role is checked.
+CASE_STEPS: dict[str, dict[str, Any]] = {
+    "declaration": {"declaration_number": "104123456789", "declaration_type": "full"},
+    "documents": {"document": "airway_bill", "status": "received"},
+    "permits": {"agency": "Drug Administration", "status": "granted"},
+    "lane": {"lane": "green"},
+    "examination": {"place": "airport"},
+    "holds": {"reason": "inspection"},
+    "holds/{hold_id}/release": {},
+    "release": {"everything": True},
+    "refusal": {"everything": True, "outcome": "re_export", "reason": "test"},
+}
 READ_PROVINCE = _roles(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
 NATIONAL = _roles(
     Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER
@@ -96,6 +108,13 @@ RULES: dict[str, Rule] = {
     "POST /api/v1/clearances/{shipment_id}/fast-track": Rule(
         _roles(Role.CUSTOMS_OFFICER), "airport"
     ),
+    "GET /api/v1/clearances/{shipment_id}/history": Rule(READ_CASES, "airport"),
+    **{
+        f"POST /api/v1/clearances/{{shipment_id}}/{step}": Rule(
+            _roles(Role.CUSTOMS_OFFICER), "airport"
+        )
+        for step in CASE_STEPS
+    },
     "GET /api/v1/provinces": Rule(SIGNED_IN),
     "GET /api/v1/provinces/{code}/notices": Rule(READ_PROVINCE, "province"),
     "GET /api/v1/provinces/{code}/notices/stream": Rule(READ_PROVINCE, "province"),
@@ -305,6 +324,8 @@ def body_for(operation: str, target: Target) -> dict[str, Any]:
         return {"json": {"lots": [{"lot_number": "ABV5300", "counted": 1, "accepted": 1}]}}
     if operation == "POST /api/v1/provinces/{code}/webhooks":
         return {"json": {"url": "http://127.0.0.1:9/hook"}}
+    if operation.startswith("POST /api/v1/clearances/{shipment_id}/"):
+        return {"json": CASE_STEPS[operation.split("{shipment_id}/", 1)[1]]}
     if operation == "POST /api/v1/auth/token":
         return {"data": {"username": "viewer", "password": DEMO_PASSWORD}}
     if operation.startswith("POST"):

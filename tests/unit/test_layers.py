@@ -19,6 +19,16 @@ FORBIDDEN_IMPORTS = {
 SQL_READ = re.compile(r"\bSELECT\b")
 
 
+def layer_files(service: str, layer: str) -> list[Path]:
+    """A layer's module, or every module of the package it grew into (``domain/``...)."""
+    module = ROOT / "services" / service / layer
+    if module.exists():
+        return [module]
+    package = sorted((module.parent / module.stem).glob("*.py"))
+    assert package, f"services/{service} has no {layer} nor {module.stem}/"
+    return package
+
+
 def imported_modules(path: Path) -> set[str]:
     modules: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -32,10 +42,7 @@ def imported_modules(path: Path) -> set[str]:
 @pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN_IMPORTS))
 def test_a_layer_does_not_import_what_belongs_to_another(service: str, layer: str) -> None:
-    path = ROOT / "services" / service / layer
-    package = path.with_suffix("")  # a layer grown into a package: each of its modules
-    files = sorted(package.glob("*.py")) if package.is_dir() else [path]
-    imported = {m for f in files for m in imported_modules(f)}
+    imported = {m for path in layer_files(service, layer) for m in imported_modules(path)}
     leaks = {
         m for m in imported for f in FORBIDDEN_IMPORTS[layer] if m == f or m.startswith(f + ".")
     }
@@ -45,7 +52,7 @@ def test_a_layer_does_not_import_what_belongs_to_another(service: str, layer: st
 @pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("adapter", ["api.py", "pages.py"])
 def test_the_adapters_read_through_queries_only(service: str, adapter: str) -> None:
-    source = (ROOT / "services" / service / adapter).read_text()
+    source = "".join(path.read_text() for path in layer_files(service, adapter))
     assert not SQL_READ.search(source), f"services/{service}/{adapter} holds SQL"
 
 

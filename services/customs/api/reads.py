@@ -1,4 +1,4 @@
-"""Customs HTTP API: the clearance queue, a case, and the fast-track release."""
+"""The clearance queue, a case, its history, and the fast-track release."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from services.customs import domain, queries
+from services.customs import queries
+from services.customs.api.bodies import ClearancePublic, FastTrackCreate
 from services.customs.application import FastTrackHandler, cases
 from services.customs.domain import CaseStatus
-from services.customs.queries import CaseView
+from services.customs.queries import CaseView, HistoryEntry
 from shared.auth import Role
-from shared.contracts.customs import Examination, Lane
-from shared.contracts.limits import CODE_LENGTH, REMARKS_LENGTH, Code, FreeText
 from shared.db import Conn
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
@@ -24,30 +22,6 @@ from shared.http.pagination import Page, decode_cursor, moment
 from shared.http.security import CurrentUser
 
 router = APIRouter(prefix="/api/v1/clearances", tags=["clearances"])
-
-
-class FastTrackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    declaration_number: Code = Field(
-        min_length=1, max_length=CODE_LENGTH, examples=["104123456789"]
-    )
-    lane: Lane = Lane.GREEN
-    examination: Examination = Examination.NONE
-    remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
-
-    def to_command(self, now: datetime) -> domain.ClearFastTrack:
-        return domain.ClearFastTrack(
-            declaration_number=self.declaration_number,
-            lane=self.lane,
-            examination=self.examination,
-            remarks=self.remarks,
-            now=now,
-        )
-
-
-class ClearancePublic(CaseView):
-    """A clearance case as the API shows it (the read model, named for the OpenAPI document)."""
 
 
 @router.get("", response_model=Page[ClearancePublic])
@@ -64,15 +38,30 @@ async def queue(
     seen = user.visible(airport.upper() if airport else None)
     after = decode_cursor(cursor, moment, UUID)
     sort_key = (after[0], after[1]) if after else None
-    return await queries.cases_page(runtime.pool, seen, status, sort_key, limit)
+    page = await queries.cases_page(runtime.pool, seen, status, sort_key, limit)
+    return Page[CaseView](
+        items=[ClearancePublic.of_view(c) for c in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/{shipment_id}", response_model=ClearancePublic)
 async def get_case(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> CaseView:
+    """The case: checklist, holds, examination, per-lot presented/released/held/refused."""
     user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
     case = await queries.existing_case(runtime.pool, shipment_id)
     user.require_scope(case.airport, "airport")
-    return case
+    return ClearancePublic.of_view(case)
+
+
+@router.get("/{shipment_id}/history", response_model=list[HistoryEntry])
+async def case_history(
+    shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser
+) -> list[HistoryEntry]:
+    """Every recorded step of the case, oldest first, with who did it (from the event store)."""
+    user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
+    case = await queries.existing_case(runtime.pool, shipment_id)
+    user.require_scope(case.airport, "airport")
+    return await queries.history(runtime.pool, shipment_id, runtime.store)
 
 
 @router.post("/{shipment_id}/fast-track", response_model=ClearancePublic)
@@ -93,7 +82,7 @@ async def fast_track(
 
     async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
         cleared = await handle(conn, shipment_id, command, command_metadata(user, request))
-        return 200, cleared.model_dump(mode="json")
+        return 200, ClearancePublic.of_view(cleared).model_dump(mode="json")
 
     return await run_command(
         request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
