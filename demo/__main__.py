@@ -49,6 +49,12 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", type=_positive, default=1, help="N copies, fresh airway bills")
     parser.add_argument("--concurrency", type=_positive, default=4, help="requests in flight")
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait per step")
+    parser.add_argument(
+        "--clearance",
+        choices=("lane", "fast-track"),
+        default="fast-track",
+        help="clear in the customs lane (the CSV's note, else green) or all on the fast track",
+    )
     parser.add_argument("--report-json", type=Path, help="also write the outcome here")
     return parser.parse_args(argv)
 
@@ -73,6 +79,7 @@ async def main(options: argparse.Namespace) -> int:
             limit=options.limit,
             scale=options.scale,
             wait_timeout=options.wait,
+            fast_track_all=options.clearance == "fast-track",
             console=console,
         )
         chosen = select(mapping, options.limit)

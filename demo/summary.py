@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from demo.consignments import Consignment, Row, Unmapped, loaded_totals, totals
-from demo.replay import ACKNOWLEDGE, CONSIGNMENT_STEPS, Outcome
+from demo.replay import CONSIGNMENT_STEPS, NOTICE_STEPS, Outcome
 
 UNITS = ("doses", "kits", "pieces", "tonnes")
 
@@ -82,7 +82,7 @@ def _steps_table(outcome: Outcome) -> Table:
     table.add_column("step")
     table.add_column("done now", justify="right")
     table.add_column("found done", justify="right")
-    for name in [*(n for n, _ in CONSIGNMENT_STEPS), ACKNOWLEDGE]:
+    for name in [n for n, _ in (*CONSIGNMENT_STEPS, *NOTICE_STEPS)]:
         table.add_row(name, str(outcome.acted[name]), str(outcome.found_done[name]))
     return table
 

@@ -83,13 +83,15 @@ async def test_the_replay_loads_2021_once_and_a_second_run_changes_nothing(
 
     bills = ["D21-0224-1", "D21-0316-1", "D21-0401-1"]
     assert first["airway_bills"] == bills and not first["errors"]
-    assert first["acted"]["announce"] == first["acted"]["arrival"] == 3
-    assert first["acted"]["release"] == 3
-    assert after_first["shipments"] == dict.fromkeys(bills, "arrived")
-    # Every province has one notice per consignment, all acknowledged by the replay.
-    assert len(after_first["notices"]) == 3 * len(province_codes())
-    assert set(after_first["notices"].values()) == {"acknowledged"}
-    assert first["acted"]["acknowledge"] == len(after_first["notices"])
+    for step in ("announce", "inspection", "VAR", "close", "clearance"):
+        assert first["acted"][step] == 3, step
+    assert after_first["shipments"] == dict.fromkeys(bills, "arrived")  # closed, all accepted
+    # Every province has one notice per consignment: dispatched, then received in full.
+    notices = len(after_first["notices"])
+    assert notices == 3 * len(province_codes())
+    assert set(after_first["notices"].values()) == {"received"}
+    for step in ("acknowledge", "dispatch", "receipt"):
+        assert first["acted"][step] == notices, step
     assert first["doses_by_donor"] == {
         "VNVC purchase": 117_600,
         "Russian Federation": 1_000,
@@ -98,13 +100,9 @@ async def test_the_replay_loads_2021_once_and_a_second_run_changes_nothing(
 
     assert after_second == after_first
     assert second["acted"] == {} and not second["errors"]
-    assert second["found_done"] == {
-        "announce": 3,
-        "arrival": 3,
-        "release": 3,
-        "allocation": 3,
-        "acknowledge": len(after_first["notices"]),
-    }
+    assert second["found_done"] == dict.fromkeys(
+        ("announce", "inspection", "VAR", "close", "clearance", "allocation"), 3
+    ) | dict.fromkeys(("acknowledge", "dispatch", "receipt"), notices)
 
 
 async def test_scale_adds_copies_with_fresh_airway_bills(stack: Stack, tmp_path: Path) -> None:
