@@ -88,7 +88,9 @@ async def main(options: argparse.Namespace) -> int:
         print_summary(console, outcome, sums, mapping.unmapped, options.scale)
         expected = doses_by_donor(chosen, options.scale)
         token = await _reporting_token(client, urls["reporting"], options.password)
-        dashboard_ok, message = await check_dashboard(client, urls["reporting"], token, expected)
+        dashboard_ok, message = await check_dashboard(
+            client, urls["reporting"], token, expected, options.wait
+        )
     console.print(f"Dashboard check: {message}")
     for error in outcome.errors:
         console.print(f"[red]failed[/red] {error}")

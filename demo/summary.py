@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -121,41 +123,63 @@ def _unmapped_table(unmapped: list[Unmapped]) -> Table:
 # --- the reporting service's dashboard ------------------------------------------------------
 
 
+DonorRow = dict[str, int]  # the dashboard's doses of one donor, per stage
+
+
 async def check_dashboard(
-    client: httpx.AsyncClient, url: str, token: str | None, expected: Mapping[str, int]
+    client: httpx.AsyncClient,
+    url: str,
+    token: str | None,
+    expected: Mapping[str, int],
+    patience: float = 60.0,
 ) -> tuple[bool | None, str]:
-    """Compares the dashboard's doses per donor with the replay's. None: not checked."""
+    """Compares the dashboard's doses per donor with the replay's: announced and released
+    equal the CSV's doses, and every dose allocated to a province was received. Reporting
+    learns through Kafka, so a difference is read again until ``patience`` runs out.
+    None: not checked (reporting does not answer)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = await client.get(f"{url}/api/v1/dashboard", headers=headers)
-    except httpx.TransportError as error:
-        return None, f"skipped: the reporting service does not answer at {url} ({error!r})"
-    if response.status_code != 200:
-        return None, f"skipped: {url}/api/v1/dashboard answered {response.status_code}"
-    shown = donor_doses(response.json())
-    if shown is None:
-        return None, "skipped: the dashboard shows no doses per donor that this check knows"
-    wrong = {d: (n, shown.get(d, 0)) for d, n in expected.items() if shown.get(d, 0) != n}
-    if not wrong:
-        return True, f"the dashboard's doses of {len(expected)} donors equal the replay's"
-    lines = [f"{d}: replay {n:,}, dashboard {m:,}" for d, (n, m) in sorted(wrong.items())]
-    return False, "the dashboard differs: " + "; ".join(lines)
+    deadline, pause = time.monotonic() + patience, 0.5
+    while True:
+        try:
+            response = await client.get(f"{url}/api/v1/dashboard", headers=headers)
+        except httpx.TransportError as error:
+            return None, f"skipped: the reporting service does not answer at {url} ({error!r})"
+        if response.status_code != 200:
+            return None, f"skipped: {url}/api/v1/dashboard answered {response.status_code}"
+        wrong = differences(donor_doses(response.json()), expected)
+        if not wrong:
+            return True, (
+                f"the dashboard's doses of {len(expected)} donors equal the replay's "
+                "(announced, released; allocated = received)"
+            )
+        if time.monotonic() >= deadline:
+            return False, "the dashboard differs: " + "; ".join(wrong)
+        await asyncio.sleep(pause)
+        pause = min(5.0, pause * 1.5)
 
 
-def donor_doses(dashboard: Any) -> dict[str, int] | None:
-    """Doses per donor, from the first list of objects with a ``donor`` and a ``doses``
-    number found in the dashboard (``{"by_donor": [{"donor": ..., "doses": ...}]}`` and
-    similar shapes)."""
-    if isinstance(dashboard, list):
-        entries = [e for e in dashboard if isinstance(e, dict)]
-        if entries and all("donor" in e and isinstance(e.get("doses"), int) for e in entries):
-            return {str(e["donor"]): int(e["doses"]) for e in entries}
-        children: Iterable[Any] = dashboard
-    elif isinstance(dashboard, dict):
-        children = dashboard.values()
-    else:
-        return None
-    for child in children:
-        if (found := donor_doses(child)) is not None:
-            return found
-    return None
+def donor_doses(dashboard: Any) -> dict[str, DonorRow]:
+    """The dashboard's ``donors`` table (services/reporting TotalRow) by donor."""
+    return {
+        str(row["key"]): {stage: int(row[f"{stage}_doses"]) for stage in STAGES}
+        for row in dashboard["donors"]
+    }
+
+
+STAGES = ("announced", "released", "allocated", "received")
+
+
+def differences(shown: Mapping[str, DonorRow], expected: Mapping[str, int]) -> list[str]:
+    wrong = []
+    for donor, doses in sorted(expected.items()):
+        row = shown.get(donor, dict.fromkeys(STAGES, 0))
+        if row["announced"] != doses or row["released"] != doses:
+            wrong.append(
+                f"{donor}: replay {doses:,}, dashboard announced {row['announced']:,}, "
+                f"released {row['released']:,}"
+            )
+        elif row["received"] != row["allocated"] or not row["allocated"]:
+            wrong.append(
+                f"{donor}: allocated {row['allocated']:,} but received {row['received']:,}"
+            )
+    return wrong
