@@ -187,6 +187,24 @@ def release() -> dict[str, Any]:
     return {"everything": True, "remarks": "2021 replay: released in full"}
 
 
+# --- the allocation decision -------------------------------------------------------------
+
+
+def decision_number(consignment: Consignment, copy: int) -> str:
+    """Like 3400/QĐ-BYT, the same on every run: D21-0224-1 is 2241/QĐ-BYT, copy 2 of it
+    2241-2/QĐ-BYT."""
+    _, mmdd, k = consignment.key.split("-")
+    number = str(int(mmdd + k)) + ("" if copy == 1 else f"-{copy}")
+    return f"{number}/QĐ-BYT"
+
+
+def approval(consignment: Consignment, copy: int, today: date) -> dict[str, Any]:
+    return {
+        "decision_number": decision_number(consignment, copy),
+        "decision_date": today.isoformat(),
+    }
+
+
 # --- dispatch and receipt (allocation) ------------------------------------------------------
 
 CARRIER = "2021 replay: national EPI cold truck"

@@ -30,6 +30,7 @@ CONSIGNMENT_STEPS: tuple[tuple[str, Step], ...] = (
     ("close", intake.close),
     ("clearance", customs.clear),
     ("allocation", allocation.allocation_round),
+    ("approval", allocation.approve),
 )
 # Then each notice of the round, in order.
 NOTICE_STEPS: tuple[tuple[str, NoticeStep], ...] = (

@@ -1,16 +1,18 @@
-"""Allocation: wait for the consignment's round, read the provinces' inboxes, acknowledge
-each notice as its province."""
+"""Allocation: wait for the consignment's round, have a drafted round approved, read the
+provinces' inboxes, acknowledge each notice as its province."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from demo import payloads
 from demo.client import Api, ApiError
 from demo.steps.base import Context, Item, pages, until
 
 
 async def allocation_round(ctx: Context, item: Item) -> bool:
-    """On main the allocation service decides the round itself on the release: wait for it."""
+    """The allocation service drafts (or, on the fast track, decides) the round itself on
+    the release: wait for it."""
 
     async def decided() -> dict[str, Any] | None:
         response = await ctx.api.call(
@@ -22,6 +24,31 @@ async def allocation_round(ctx: Context, item: Item) -> bool:
 
     item.round = await until(decided, ctx.wait_timeout, f"allocation round of {item.airway_bill}")
     return False
+
+
+APPROVER = "approver.moh"
+
+
+async def approve(ctx: Context, item: Item) -> bool:
+    """A drafted round, approved as drafted by the Ministry's approver under a decision
+    number of its own; a fast-track round is approved already (as is a round of a service
+    that approves every round itself: no ``status``)."""
+    assert item.round is not None, "wait for the round first"
+    if item.round.get("status", "approved") != "drafted":
+        return False
+    body = payloads.approval(item.consignment, item.copy, ctx.today)
+    response = await ctx.api.call(
+        "allocation",
+        APPROVER,
+        "POST",
+        f"/api/v1/rounds/{item.round['round_id']}/approve",
+        json=body,
+        key=item.step_key("approve"),
+    )
+    if response.status_code != 200:
+        raise ApiError(response, f"approving the round of {item.airway_bill}")
+    item.round = response.json()
+    return True
 
 
 async def province_codes(api: Api) -> list[str]:
@@ -37,6 +64,8 @@ def expected_notices(rounds: list[dict[str, Any]]) -> dict[str, set[str]]:
     for round_ in rounds:
         for line in round_["lines"]:
             for share in line["shares"]:
+                if not share["quantity"]:
+                    continue  # a share drafted at zero is sent no notice
                 expected.setdefault(share["recipient_code"], set()).add(round_["round_id"])
     return expected
 

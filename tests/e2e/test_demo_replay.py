@@ -106,7 +106,7 @@ async def test_the_replay_loads_2021_once_and_a_second_run_changes_nothing(
     assert after_second == after_first
     assert second["acted"] == {} and not second["errors"]
     assert second["found_done"] == dict.fromkeys(
-        ("announce", "inspection", "VAR", "close", "clearance", "allocation"), 3
+        ("announce", "inspection", "VAR", "close", "clearance", "allocation", "approval"), 3
     ) | dict.fromkeys(("acknowledge", "dispatch", "receipt"), notices)
 
 

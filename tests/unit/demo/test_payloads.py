@@ -64,3 +64,11 @@ def test_a_supply_notice_is_dispatched_as_one_lot_of_its_quantity() -> None:
 def test_the_receipt_accepts_every_dispatched_unit() -> None:
     notice = {"dispatched_lots": [{"lot_number": "A", "quantity": 3, "expiry_date": "x"}]}
     assert payloads.receipt(notice) == {"lots": [{"lot_number": "A", "counted": 3, "accepted": 3}]}
+
+
+def test_decision_numbers_are_per_consignment_and_copy() -> None:
+    first = CONSIGNMENTS[0]  # D21-0224-1
+    assert payloads.decision_number(first, 1) == "2241/QĐ-BYT"
+    assert payloads.decision_number(first, 2) == "2241-2/QĐ-BYT"
+    numbers = {payloads.decision_number(c, copy) for c in CONSIGNMENTS for copy in (1, 2)}
+    assert len(numbers) == 2 * len(CONSIGNMENTS)
