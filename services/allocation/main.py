@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.allocation import api, pages
+from services.allocation import api, pages, rounds_api
 from services.allocation.application import PROJECTIONS
 from services.allocation.reactions import reaction
 from shared.http.app import create_app
@@ -28,7 +28,7 @@ SPEC = ServiceSpec(
 
 
 def create() -> FastAPI:
-    return create_app(SPEC, load_settings(SPEC.name), [api.router, pages.router])
+    return create_app(SPEC, load_settings(SPEC.name), [api.router, rounds_api.router, pages.router])
 
 
 app = create()

@@ -29,10 +29,17 @@ def imported_modules(path: Path) -> set[str]:
     return modules
 
 
+def layer_files(service: str, layer: str) -> list[Path]:
+    """A layer's module, or every module of it once it has grown into a package."""
+    module = ROOT / "services" / service / layer
+    package = module.with_suffix("")
+    return sorted(package.glob("*.py")) if package.is_dir() else [module]
+
+
 @pytest.mark.parametrize("service", SERVICES)
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN_IMPORTS))
 def test_a_layer_does_not_import_what_belongs_to_another(service: str, layer: str) -> None:
-    imported = imported_modules(ROOT / "services" / service / layer)
+    imported = {m for path in layer_files(service, layer) for m in imported_modules(path)}
     leaks = {
         m for m in imported for f in FORBIDDEN_IMPORTS[layer] if m == f or m.startswith(f + ".")
     }
@@ -44,6 +51,22 @@ def test_a_layer_does_not_import_what_belongs_to_another(service: str, layer: st
 def test_the_adapters_read_through_queries_only(service: str, adapter: str) -> None:
     source = (ROOT / "services" / service / adapter).read_text()
     assert not SQL_READ.search(source), f"services/{service}/{adapter} holds SQL"
+
+
+@pytest.mark.parametrize("module", ["rounds_api.py", "policies", "domain"])
+def test_the_allocation_rounds_read_through_queries_only(module: str) -> None:
+    path = ROOT / "services" / "allocation" / module
+    for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+        assert not SQL_READ.search(file.read_text()), f"{file} holds SQL"
+    if module == "policies":  # pure, like the domain
+        leaks = {
+            m
+            for file in path.glob("*.py")
+            for m in imported_modules(file)
+            for f in FORBIDDEN_IMPORTS["domain.py"]
+            if m == f or m.startswith(f + ".")
+        }
+        assert not leaks
 
 
 def test_domain_errors_carry_no_http_status() -> None:

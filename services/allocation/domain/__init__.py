@@ -1,0 +1,95 @@
+"""The allocation of one consignment, pure rules and no I/O: its rounds (``rounds``), the
+quantities moved in review (``changes``) and the notices sent on approval (``notices``).
+This module only dispatches each command and event to the module that owns it."""
+
+from __future__ import annotations
+
+from services.allocation.domain.notices import (
+    AcknowledgeNotice,
+    acknowledge,
+    evolve_notices,
+    notice_number_for,
+)
+from services.allocation.domain.rounds import (
+    AdjustRound,
+    AmendRound,
+    ApproveRound,
+    DraftRound,
+    RedraftRound,
+    ReleaseReserve,
+    adjust,
+    amend,
+    approve,
+    draft,
+    evolve_rounds,
+    redraft,
+    release_reserve,
+    reserve_stock,
+    round_id_for,
+)
+from services.allocation.domain.state import (
+    ConsignmentAllocation,
+    Notice,
+    NoticeStatus,
+    Round,
+    RoundStatus,
+)
+from shared.contracts.base import DomainEvent
+from shared.decider import Decider
+
+Command = (
+    DraftRound
+    | RedraftRound
+    | AdjustRound
+    | ApproveRound
+    | AmendRound
+    | ReleaseReserve
+    | AcknowledgeNotice
+)
+
+__all__ = [
+    "AcknowledgeNotice",
+    "AdjustRound",
+    "AmendRound",
+    "ApproveRound",
+    "Command",
+    "ConsignmentAllocation",
+    "DraftRound",
+    "Notice",
+    "NoticeStatus",
+    "RedraftRound",
+    "ReleaseReserve",
+    "Round",
+    "RoundStatus",
+    "decide",
+    "decider",
+    "evolve",
+    "notice_number_for",
+    "reserve_stock",
+    "round_id_for",
+]
+
+
+def evolve(state: ConsignmentAllocation, event: DomainEvent) -> ConsignmentAllocation:
+    return evolve_notices(evolve_rounds(state, event), event)
+
+
+def decide(command: Command, state: ConsignmentAllocation) -> list[DomainEvent]:
+    match command:
+        case DraftRound():
+            return draft(command, state)
+        case RedraftRound():
+            return redraft(command, state)
+        case AdjustRound():
+            return adjust(command, state)
+        case ApproveRound():
+            return approve(command, state)
+        case AmendRound():
+            return amend(command, state)
+        case ReleaseReserve():
+            return release_reserve(command, state)
+        case AcknowledgeNotice():
+            return acknowledge(command, state)
+
+
+decider: Decider[ConsignmentAllocation, Command] = Decider(ConsignmentAllocation(), evolve, decide)
