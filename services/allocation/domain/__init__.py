@@ -4,12 +4,15 @@ This module only dispatches each command and event to the module that owns it.""
 
 from __future__ import annotations
 
+from services.allocation.domain.drafting import draft, redraft
 from services.allocation.domain.notices import (
     AcknowledgeNotice,
     acknowledge,
     evolve_notices,
     notice_number_for,
 )
+from services.allocation.domain.reserve import release_reserve, reserve_stock
+from services.allocation.domain.review import adjust, amend, approve
 from services.allocation.domain.rounds import (
     AdjustRound,
     AmendRound,
@@ -17,14 +20,7 @@ from services.allocation.domain.rounds import (
     DraftRound,
     RedraftRound,
     ReleaseReserve,
-    adjust,
-    amend,
-    approve,
-    draft,
     evolve_rounds,
-    redraft,
-    release_reserve,
-    reserve_stock,
     round_id_for,
 )
 from services.allocation.domain.state import (
