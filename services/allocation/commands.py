@@ -31,6 +31,10 @@ def recipient_codes() -> frozenset[str]:
     return frozenset(recipient_facts())
 
 
+def ultra_cold_codes() -> frozenset[str]:
+    return frozenset(code for code, facts in recipient_facts().items() if facts.ultra_cold)
+
+
 def policy_of(event: ClearedFastTrack | GoodsReleased) -> Policy:
     source = RoundSource.FAST_TRACK if isinstance(event, ClearedFastTrack) else RoundSource.RELEASE
     return policy_for(event.donor, tuple(x.product for x in event.lines), source)

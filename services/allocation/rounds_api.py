@@ -18,7 +18,12 @@ from services.allocation.application import (
     RoundHandler,
     allocations,
 )
-from services.allocation.commands import NOTHING_RECEIVED, recipient_codes, recipient_facts
+from services.allocation.commands import (
+    NOTHING_RECEIVED,
+    recipient_codes,
+    recipient_facts,
+    ultra_cold_codes,
+)
 from services.allocation.domain import RoundStatus
 from services.allocation.policies import catalog
 from services.allocation.policies.model import Policy
@@ -179,7 +184,13 @@ async def adjust(
     per line, allocated + reserve stays equal to released."""
     user.require(Role.ALLOCATION_OFFICER)
     command = domain.AdjustRound(
-        round_id, _changes(body), body.reason, user.sub, datetime.now(UTC), recipient_codes()
+        round_id,
+        _changes(body),
+        body.reason,
+        user.sub,
+        datetime.now(UTC),
+        recipient_codes(),
+        ultra_cold_codes(),
     )
     return await _round_command(request, runtime, user, body, command, idempotency_key)
 
@@ -246,6 +257,7 @@ async def amend(
         user.sub,
         datetime.now(UTC),
         recipient_codes(),
+        ultra_cold_codes(),
     )
     return await _round_command(request, runtime, user, body, command, idempotency_key)
 

@@ -16,22 +16,34 @@ from shared.contracts.allocation import (
     DraftLine,
     DraftShare,
     NoticeAmended,
-    QuantityChange,
     RoundAdjusted,
     RoundAmended,
     RoundApproved,
 )
 from shared.contracts.base import DomainEvent
-from shared.decider import InvalidInput, NotPermitted, StateConflict
+from shared.contracts.values import Storage
+from shared.decider import InvalidInput, NotPermitted, RuleBroken, StateConflict
 
 
-def _known(changes: tuple[QuantityChange, ...], recipients: frozenset[str]) -> None:
-    for index, change in enumerate(changes):
-        if change.recipient_code != RESERVE and change.recipient_code not in recipients:
+def _known(command: AdjustRound | AmendRound, round_: Round) -> None:
+    """Every recipient exists, and ultra-cold goods go only where they can be kept."""
+    for index, change in enumerate(command.changes):
+        code = change.recipient_code
+        if code == RESERVE:
+            continue
+        if code not in command.recipients:
             raise InvalidInput(
-                f"no recipient {change.recipient_code}",
+                f"no recipient {code}",
                 field=f"changes/{index}/recipient_code",
                 code="recipient-not-found",
+            )
+        line = round_.line(change.line_no)
+        ultra = line is not None and line.storage is Storage.ULTRA_COLD_90_60
+        if ultra and change.quantity and code not in command.ultra_cold:
+            raise RuleBroken(
+                f"{code} has no ultra-cold capacity for line {change.line_no}",
+                field=f"changes/{index}/recipient_code",
+                code="no-ultra-cold",
             )
 
 
@@ -42,7 +54,7 @@ def adjust(command: AdjustRound, state: ConsignmentAllocation) -> list[DomainEve
             f"round {round_.round_id} is approved: amend it by a new decision instead",
             code="round-approved",
         )
-    _known(command.changes, command.recipients)
+    _known(command, round_)
     apply_changes(round_.lines, command.changes, command.reason)  # refuses what breaks a rule
     assert state.shipment_id is not None
     return [
@@ -95,7 +107,7 @@ def amend(command: AmendRound, state: ConsignmentAllocation) -> list[DomainEvent
         )
     if round_.legacy:
         raise StateConflict("a round decided by version 0.x cannot be amended", code="legacy")
-    _known(command.changes, command.recipients)
+    _known(command, round_)
     lines = apply_changes(round_.lines, command.changes, command.reason)
     assert state.shipment_id is not None
     amended = RoundAmended(

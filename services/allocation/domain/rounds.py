@@ -73,6 +73,7 @@ class AdjustRound:
     by: str
     now: datetime
     recipients: frozenset[str]
+    ultra_cold: frozenset[str] = frozenset()  # recipients with ultra-cold capacity
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class AmendRound:
     by: str
     now: datetime
     recipients: frozenset[str]
+    ultra_cold: frozenset[str] = frozenset()  # recipients with ultra-cold capacity
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,17 @@ amends it before dispatch; the national reserve is released in a round of its ow
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from services.allocation.commands import draft_for, recipient_codes, recipient_facts
+from services.allocation.commands import (
+    draft_for,
+    recipient_codes,
+    recipient_facts,
+    ultra_cold_codes,
+)
 from services.allocation.domain import (
     AdjustRound,
     AmendRound,
@@ -35,6 +41,7 @@ from shared.contracts.allocation import (
     ShareBasis,
 )
 from shared.contracts.base import DomainEvent
+from shared.contracts.values import Storage
 from shared.decider import DomainError, InvalidInput, NotPermitted, RuleBroken, StateConflict
 from tests.unit.builders import NOW, SHIPMENT, line, lot, released
 
@@ -225,3 +232,36 @@ def test_the_reserve_is_held_as_lots_and_released_in_a_round_of_its_own() -> Non
     assert isinstance(error, RuleBroken) and error.code == "reserve-short"
     requester = ApproveRound(drafted.round_id, "9/QĐ-BYT", date(2021, 8, 1), "allocation.moh", NOW)
     assert isinstance(refused(requester, state), NotPermitted)  # who asked does not approve
+
+
+def test_ultra_cold_goes_only_where_it_can_be_kept() -> None:
+    pfizer = line(
+        1, 60_000, lots=(lot("P1", 60_000),), pack_size=6, storage=Storage.ULTRA_COLD_90_60
+    )
+    drafted = decider.decide(draft_for(released((pfizer,)), NOW), ConsignmentAllocation())
+    state = decider.fold(drafted)
+    [line_] = state.rounds[ROUND].lines
+    assert {s.recipient_code for s in line_.shares if s.quantity} <= {"01", "56", "66", "79"}
+    hanoi = next(s.quantity for s in line_.shares if s.recipient_code == "01")
+    to_hue = AdjustRound(
+        ROUND,
+        (
+            QuantityChange(line_no=1, recipient_code="01", quantity=hanoi - 600),
+            QuantityChange(line_no=1, recipient_code="46", quantity=600),
+        ),
+        "Hue outbreak",
+        "allocation.moh",
+        NOW,
+        recipient_codes(),
+        ultra_cold_codes(),
+    )
+    error = refused(to_hue, state)
+    assert isinstance(error, RuleBroken) and error.code == "no-ultra-cold"
+    to_nepi = replace(
+        to_hue,
+        changes=(
+            to_hue.changes[0],
+            to_hue.changes[1].model_copy(update={"recipient_code": "NEPI"}),
+        ),
+    )
+    assert decider.decide(to_nepi, state)
