@@ -48,6 +48,7 @@ class Outcome:
     acted: Counter[str] = field(default_factory=Counter)  # changes made, per step
     found_done: Counter[str] = field(default_factory=Counter)  # steps found done already
     errors: list[str] = field(default_factory=list)
+    received_doses: Counter[str] = field(default_factory=Counter)  # per donor, notices received
     seconds: float = 0.0
     requests: int = 0
 
@@ -126,6 +127,7 @@ async def _notices(
     codes = [code for code in await allocation.province_codes(ctx.api) if code in expected]
     task = progress.add_task(NOTICES, total=len(codes) + len(items))
     by_round: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    donors = {item.round["round_id"]: item.consignment.donor for item in items if item.round}
 
     async def read(code: str) -> None:
         try:
@@ -144,6 +146,9 @@ async def _notices(
                     outcome.errors.append(f"{notice['notice_number']} {name}: {error}")
                     break
                 (outcome.acted if acted else outcome.found_done)[name] += 1
+            else:
+                if notice["unit"] == "doses":
+                    outcome.received_doses[donors[notice["round_id"]]] += notice["quantity"]
         progress.advance(task)
 
     await asyncio.gather(*(read(code) for code in codes))
