@@ -14,7 +14,7 @@ from demo import payloads
 from demo.calendar import WINDOW, Shift, shift_for
 from demo.client import retry_after
 from demo.consignments import SHIPMENTS, SUPPLIES, map_rows, read_rows
-from demo.summary import donor_doses, totals_of
+from demo.summary import differences, donor_doses, totals_of
 from shared.reference_data import airports
 
 ROWS = read_rows()
@@ -145,10 +145,32 @@ def test_retry_after_is_honoured_in_seconds_and_as_a_date() -> None:
     assert retry_after("86400", 1) == 30.0
 
 
-def test_the_dashboard_check_finds_doses_per_donor() -> None:
-    dashboard = {"pipeline": [], "totals": {"by_donor": [{"donor": "Cuba", "doses": 5}]}}
-    assert donor_doses(dashboard) == {"Cuba": 5}
-    assert donor_doses({"pipeline": [{"stage": "arrived", "count": 1}]}) is None
+def _donor_row(key: str, *doses: int) -> dict[str, object]:
+    stages = ("announced", "released", "allocated", "received")
+    return {"key": key, "consignments": 1} | {
+        f"{s}_doses": n for s, n in zip(stages, doses, strict=True)
+    }
+
+
+def test_the_dashboard_check_reads_reporting_s_donors_table() -> None:
+    dashboard = {"pipeline": [], "donors": [_donor_row("Cuba", 5, 5, 4, 3)]}
+    shown = donor_doses(dashboard)
+    cuba = {"announced": 5, "released": 5, "allocated": 4, "received": 3}
+    assert shown == {"Cuba": cuba}
+    assert differences(shown, {"Cuba": cuba}) == []
+
+
+def test_the_dashboard_check_names_each_difference() -> None:
+    shown = donor_doses({"donors": [_donor_row("Cuba", 5, 3, 3, 3)]})
+    expected = dict(
+        zip(("announced", "released", "allocated", "received"), (5, 5, 3, 3), strict=True)
+    )
+    wrong = differences(shown, {"Cuba": expected, "Poland": expected})
+    assert wrong == [
+        "Cuba: released 3 (replay 5)",
+        "Poland: announced 0 (replay 5), released 0 (replay 5), allocated 0 (replay 3), "
+        "received 0 (replay 3)",
+    ]
 
 
 def test_with_a_limit_the_rest_counts_as_not_loaded() -> None:

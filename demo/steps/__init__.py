@@ -1,0 +1,1 @@
+"""One function per step of a consignment's way, by service; ``replay`` lists them in order."""

@@ -1,0 +1,46 @@
+"""Delivery: the national store (store.nepi) dispatches each notice; its province confirms
+receipt, every unit accepted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from demo import payloads
+from demo.client import ApiError
+from demo.steps.base import Context
+
+STORE = "store.nepi"
+RECEIVED = ("received", "received_with_discrepancies")
+
+
+async def dispatch(ctx: Context, notice: dict[str, Any]) -> bool:
+    if notice["status"] not in ("new", "acknowledged"):
+        return False
+    notice |= await _post(ctx, notice, STORE, "dispatch", payloads.dispatch(notice, ctx.today))
+    return True
+
+
+async def confirm_receipt(ctx: Context, notice: dict[str, Any]) -> bool:
+    if notice["status"] in RECEIVED:
+        return False
+    user = f"province-{notice['province_code']}"
+    notice |= await _post(ctx, notice, user, "receipt", payloads.receipt(notice))
+    return True
+
+
+async def _post(
+    ctx: Context, notice: dict[str, Any], user: str, action: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    code, number = notice["province_code"], notice["notice_number"]
+    response = await ctx.api.call(
+        "allocation",
+        user,
+        "POST",
+        f"/api/v1/provinces/{code}/notices/{number}/{action}",
+        json=body,
+        key=f"demo2021:{number}:{action}",
+    )
+    if response.status_code != 200:
+        raise ApiError(response, f"{action} of {number}")
+    answer: dict[str, Any] = response.json()
+    return answer
