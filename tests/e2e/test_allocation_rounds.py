@@ -196,7 +196,9 @@ async def test_the_2021_decisions_replayed_with_four_eyes_approval(stack: Stack)
         assert shares(amended.json())["46"] == hue + 1680
         [hue_notice] = await notices_of(stack, client, "46", b["round_id"])
         assert hue_notice["quantity"] == hue + 1680
-        assert hue_notice["decision_number"] == "3401/QĐ-BYT"
+        # the notice keeps its decision and records the amending one
+        assert hue_notice["decision_number"] == "3400/QĐ-BYT"
+        assert hue_notice["amendment_number"] == "3401/QĐ-BYT"
         annex = await call(stack, client, APPROVER, "GET", f"/rounds/{b['round_id']}/annex")
         assert annex.status_code == 200 and "3401/QĐ-BYT" in annex.text
 

@@ -16,12 +16,14 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from services.allocation import main as allocation_main
+from services.allocation.domain import round_id_for
 from services.customs import main as customs_main
 from services.intake import main as intake_main
 from services.reporting import main as reporting_main
@@ -87,6 +89,16 @@ READ_PROVINCE = _roles(Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATI
 NATIONAL = _roles(
     Role.NATIONAL_VIEWER, Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER
 )
+MINISTRY = _roles(Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.NATIONAL_VIEWER)
+# A valid body for each round command: bad input would be refused before the role is checked.
+DECISION = {"decision_number": "3400/QĐ-BYT", "decision_date": "2021-07-13"}
+NO_CHANGE = {"changes": [{"line_no": 1, "recipient_code": "01", "quantity": 0}], "reason": "t"}
+ROUND_STEPS: dict[str, dict[str, Any]] = {
+    "adjustments": NO_CHANGE,
+    "redraft": {"policy_id": "population-share"},
+    "approve": DECISION,
+    "amendments": NO_CHANGE | DECISION,
+}
 RULES: dict[str, Rule] = {
     "GET /health/live": Rule(ANYONE),
     "GET /health/ready": Rule(ANYONE),
@@ -141,8 +153,17 @@ RULES: dict[str, Rule] = {
         READ_PROVINCE, "province"
     ),
     "GET /api/v1/provinces/{code}/webhooks/{endpoint_id}/attempts": Rule(READ_PROVINCE, "province"),
-    "GET /api/v1/rounds": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
-    "GET /api/v1/rounds/{shipment_id}": Rule(_roles(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)),
+    "GET /api/v1/recipients": Rule(SIGNED_IN),
+    "GET /api/v1/policies": Rule(SIGNED_IN),
+    "GET /api/v1/policies/{policy_id}": Rule(SIGNED_IN),
+    "GET /api/v1/rounds": Rule(MINISTRY),
+    "GET /api/v1/rounds/{round_id}": Rule(MINISTRY),
+    "POST /api/v1/rounds/{round_id}/adjustments": Rule(_roles(Role.ALLOCATION_OFFICER)),
+    "POST /api/v1/rounds/{round_id}/redraft": Rule(_roles(Role.ALLOCATION_OFFICER)),
+    "POST /api/v1/rounds/{round_id}/approve": Rule(_roles(Role.ALLOCATION_APPROVER)),
+    "POST /api/v1/rounds/{round_id}/amendments": Rule(_roles(Role.ALLOCATION_APPROVER)),
+    "POST /api/v1/reserve/releases": Rule(_roles(Role.ALLOCATION_OFFICER)),
+    "GET /api/v1/reserve/{shipment_id}": Rule(MINISTRY),
     "GET /api/v1/dashboard": Rule(NATIONAL),
     "GET /api/v1/dashboard/stream": Rule(NATIONAL),
     "GET /api/v1/provinces/{code}/summary": Rule(NATIONAL | {Role.PROVINCE_OFFICER}, "province"),
@@ -282,7 +303,17 @@ def targets(rule: Rule, path: str, world: World) -> list[Target]:
             Target(c, {"code": c, "number": n, "endpoint_id": endpoint})
             for c, n in world.notices.items()
         ]
-    plain = Target("", shipment | {"code": next(iter(world.notices)), "sub": "nobody"})
+    round_id = round_id_for(UUID(world.shipments["HAN"]))
+    plain = Target(
+        "",
+        shipment
+        | {
+            "code": next(iter(world.notices)),
+            "sub": "nobody",
+            "round_id": round_id,
+            "policy_id": "population-share",
+        },
+    )
     if path in ("/api/v1/shipments", "/api/v1/clearances") and rule.roles != ANYONE:
         # asking for another airport's list must not show it either
         return [plain] + [Target("", {}, {"airport": a}) for a in world.shipments]
@@ -309,7 +340,7 @@ def body_for(operation: str, target: Target) -> dict[str, Any]:
         return {"json": {"flight": "VN0317", "arrived_at": "2026-01-01T00:00:00Z", "lots": [lot]}}
     if operation.endswith("/arrival-reports"):
         return {"json": {"part_no": 1, "line_no": 1, "inspected_by": "A"}}
-    if operation.endswith("/amendments"):
+    if operation == "POST /api/v1/shipments/{shipment_id}/amendments":
         body = vaccine_consignment("738-00000000", airport=target.scope)
         for key in ("airport", "airway_bill"):
             body.pop(key)
@@ -326,6 +357,11 @@ def body_for(operation: str, target: Target) -> dict[str, Any]:
         return {"json": {"url": "http://127.0.0.1:9/hook"}}
     if operation.startswith("POST /api/v1/clearances/{shipment_id}/"):
         return {"json": CASE_STEPS[operation.split("{shipment_id}/", 1)[1]]}
+    if operation.startswith("POST /api/v1/rounds/{round_id}/"):
+        return {"json": ROUND_STEPS[operation.rsplit("/", 1)[1]]}
+    if operation == "POST /api/v1/reserve/releases":
+        sid = target.values["shipment_id"]
+        return {"json": {"shipment_id": sid, "lines": [{"line_no": 1, "quantity": 1}]}}
     if operation == "POST /api/v1/auth/token":
         return {"data": {"username": "viewer", "password": DEMO_PASSWORD}}
     if operation.startswith("POST"):

@@ -13,10 +13,10 @@ import pytest
 
 from services.allocation import domain, main
 from services.allocation.application import allocations_in
+from services.allocation.commands import draft_for
 from shared.eventstore import EventStore
 from shared.http.app import create_app
 from shared.infra.kafka_broker import KafkaBroker, create_topics
-from shared.reference_data import provinces
 from shared.settings import Settings, all_topics
 from tests.integration.apps import bearer, serving, settings_for
 from tests.integration.layers import METADATA, run
@@ -36,7 +36,7 @@ async def allocation(database: str, kafka: KafkaBroker, pool: Any) -> AsyncItera
     await create_topics(kafka.bootstrap_servers, all_topics(prefix))
     settings = settings_for("allocation", database, kafka.bootstrap_servers, prefix)
     async with serving(create_app(main.SPEC, settings, main.ROUTERS)) as client:
-        decide = domain.DecideRound(cleared=cleared((LINE,)), provinces=provinces(), now=NOW)
+        decide = draft_for(cleared((LINE,)), NOW)  # the fast track: approved automatically
         handler = allocations_in(EventStore("allocation"))
         await run(pool, lambda conn: handler.handle(conn, str(SHIPMENT), decide, METADATA))
         yield client, settings

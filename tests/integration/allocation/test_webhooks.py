@@ -16,10 +16,10 @@ from standardwebhooks.webhooks import Webhook
 
 from services.allocation import domain, main
 from services.allocation.application import allocations_in
+from services.allocation.commands import draft_for
 from shared.eventstore import EventStore
 from shared.http.app import create_app
 from shared.infra.kafka_broker import KafkaBroker, create_topics
-from shared.reference_data import provinces
 from shared.settings import Settings, all_topics
 from tests.integration.apps import bearer, serving, settings_for
 from tests.integration.layers import METADATA, run
@@ -55,7 +55,7 @@ async def call(
 
 
 async def allocate(pool: asyncpg.Pool) -> None:
-    decide = domain.DecideRound(cleared=cleared((LINE,)), provinces=provinces(), now=NOW)
+    decide = draft_for(cleared((LINE,)), NOW)  # the fast track: approved automatically
     handler = allocations_in(EventStore("allocation"))
     await run(pool, lambda conn: handler.handle(conn, str(SHIPMENT), decide, METADATA))
 
