@@ -458,3 +458,35 @@ async def test_the_fast_track_stays_automatic(stack: Stack, ledger: dict[str, in
         assert sum(n["quantity"] for n in notices) + reserve_of(round_) == 811_200
         ledger[sid] = 811_200
         await check_ledger(flow, ledger)
+
+
+async def test_a_split_relief_consignment_fast_tracked_per_flight_reaches_the_provinces_twice(
+    stack: Stack, ledger: dict[str, int]
+) -> None:
+    """Each flight's part is fast-tracked as it lands: both reach the provinces, each in an
+    automatic round of its own (the second was once dropped as a redelivery of the first)."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        flow = Flow(stack, client)
+        shipment = await flow.announce("738-40000007")
+        sid = shipment["shipment_id"]
+        first, second = shipment["lines"][0]["lots"]
+        await flow.intake(sid, "inspection", part([counted(first)]))
+        await flow.case_when(sid, lambda c: c["presented_total"] == first["quantity"])
+        assert (await fast_track(stack, client, sid)).status_code == 200
+        base = f"R-{sid.replace('-', '').upper()}"
+        one = await flow.notices_of_round(base, count=34)
+        assert units_by_lot(one).keys() == {first["lot_number"]}
+
+        await flow.intake(sid, "inspection", part([counted(second)], flight="VN0319"))
+        await flow.intake(sid, "close", {})
+        await flow.case_when(sid, lambda c: c["presented_total"] == 811_200)
+        again = await fast_track(stack, client, sid)
+        assert again.status_code == 200, again.text
+        assert (again.json()["status"], again.json()["closure"]) == ("closed", "completed")
+        two = await flow.notices_of_round(f"{base}-FT2", count=34)
+        assert units_by_lot(two).keys() == {second["lot_number"]}
+        for round_id in (base, f"{base}-FT2"):
+            round_ = await flow.round(round_id)
+            assert round_ is not None and round_["automatic"] and round_["source"] == "fast_track"
+        ledger[sid] = 811_200
+        await check_ledger(flow, ledger)
