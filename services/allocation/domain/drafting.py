@@ -33,8 +33,8 @@ from shared.decider import RuleBroken, StateConflict
 
 
 def draft(command: DraftRound, state: ConsignmentAllocation) -> list[DomainEvent]:
-    round_id = round_id_for(command.shipment_id, command.release_no)
-    if round_id in state.rounds:
+    round_id = _round_id(command, state)
+    if round_id is None or round_id in state.rounds:
         return []  # the release was delivered again
     policy = command.policy
     automatic = policy.automatic_approval or command.emergency
@@ -70,6 +70,22 @@ def draft(command: DraftRound, state: ConsignmentAllocation) -> list[DomainEvent
         policy_version=policy.version,
     )
     return [drafted, approval, *notices_of(command.shipment_id, round_, approval)]
+
+
+def _round_id(command: DraftRound, state: ConsignmentAllocation) -> str | None:
+    """A customs release carries its number. A fast-track clearance does not, and a
+    consignment arriving in parts can be fast-tracked once per part: the first keeps the
+    consignment's round id, a later one (cleared at another moment) gets ``-FT<n>``; a
+    clearance delivered again, or one beside a round not knowing its moment, gets None."""
+    if command.source is not RoundSource.FAST_TRACK or command.release_no is not None:
+        return round_id_for(command.shipment_id, command.release_no)
+    earlier = [
+        r for r in state.rounds.values() if r.source is RoundSource.FAST_TRACK and not r.legacy
+    ]
+    if any(r.released_at in (None, command.released_at) for r in earlier):
+        return None
+    base = round_id_for(command.shipment_id)
+    return f"{base}-FT{len(earlier) + 1}" if earlier else base
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ recipient and line only on approval, acknowledgements."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.allocation.commands import draft_for
 from services.allocation.domain import (
@@ -166,6 +169,45 @@ def test_with_no_recipients_everything_stays_in_reserve() -> None:
 def test_drafting_again_adds_nothing() -> None:
     state = decider.fold(decide_round())
     assert decider.decide(fast_track(), state) == []
+
+
+def part_cleared(minutes: int, *lines: LineItem) -> DraftRound:
+    """A fast-track clearance of one part of a split consignment, ``minutes`` after NOW."""
+    clearance = cleared(lines or (ASTRAZENECA,)).model_copy(
+        update={"cleared_at": NOW + timedelta(minutes=minutes)}
+    )
+    return draft_for(clearance, NOW)
+
+
+def test_each_part_of_a_split_consignment_fast_tracked_gets_its_own_automatic_round() -> None:
+    first = decide_round()
+    second_part = line(1, 1_000, lots=(lot("A3", 1_000),))
+    later = list(decider.decide(part_cleared(90, second_part), decider.fold(first)))
+    drafted, approved, notices = split(later)
+    base = split(first)[0].round_id
+    assert drafted.round_id == approved.round_id == f"{base}-FT2" and approved.automatic
+    assert sum(n.quantity for n in notices) + drafted.lines[0].reserve_quantity == 1_000
+    state = decider.fold([*first, *later])
+    assert decider.decide(part_cleared(90, second_part), state) == []  # delivered again
+    assert decider.decide(fast_track(), state) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=6))
+def test_fast_track_clearances_delivered_any_number_of_times_allocate_each_once(
+    moments: list[int],
+) -> None:
+    """Allocation never receives more than was released: a clearance delivered again adds
+    nothing; every distinct clearance is allocated in full."""
+    events: list[DomainEvent] = []
+    for minutes in moments:
+        events += decider.decide(part_cleared(minutes), decider.fold(events))
+    rounds = decider.fold(events).rounds.values()
+    assert len(rounds) == len(set(moments))
+    assert all(r.lines[0].released_quantity == 811_205 for r in rounds)
+    allocated = sum(n.quantity for n in events if isinstance(n, AllocatedToProvince))
+    reserve = sum(r.lines[0].reserve_quantity for r in rounds)
+    assert allocated + reserve == 811_205 * len(set(moments))
 
 
 def test_a_released_line_whose_lots_do_not_add_up_is_refused() -> None:
