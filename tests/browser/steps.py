@@ -120,12 +120,10 @@ async def fast_track_release(person: Person, airway_bill: str, declaration: str)
 
 async def left_the_queue(person: Person, airway_bill: str) -> None:
     """After a release the page reloads itself without the case; the case is then among the
-    cleared ones."""
+    closed ones (a consignment that arrived in one part is completed by its release)."""
     case = person.page.locator(f"section.card:has(h2:has-text('{airway_bill}'))")
     await expect(case).to_have_count(0, timeout=WAIT)
-    await reload_until(
-        person, "/?status=cleared", f"section.card:has(h2:has-text('{airway_bill}'))"
-    )
+    await reload_until(person, "/?status=closed", f"section.card:has(h2:has-text('{airway_bill}'))")
 
 
 async def notice_in_inbox(person: Person, code: str, product: str) -> Locator:
@@ -224,7 +222,11 @@ async def dispatch_notice(person: Person, code: str, product: str, carrier: str)
     """The national store's dispatch desk: the notice of ``product`` for province ``code``
     sent with ``carrier``; the desk reloads without it."""
     selector = f"section.card:has(h2:has-text('{code} · {product}'))"
-    notice = await reload_until(person, "/dispatch", selector)
+    page = await person.open("/dispatch")  # the desk of every province: narrowed to one
+    await page.locator("form.filter select[name=province]").select_option(code)
+    await page.click("form.filter button[type=submit]")
+    await page.wait_for_url(f"**/dispatch?province={code}")
+    notice = await reload_until(person, f"/dispatch?province={code}", selector)
     await notice.locator("input[name=carrier]").fill(carrier)
     await notice.locator("form.dispatch button[type=submit]").click()
     await expect(person.page.locator(selector)).to_have_count(0, timeout=WAIT)

@@ -142,7 +142,9 @@ async def test_a_province_acknowledges_the_store_dispatches_the_province_confirm
     await steps.sign_in(store, "store.nepi")
 
     await steps.acknowledge_notice(province, "01", product)
-    await steps.reload_until(store, "/dispatch", f"section.card:has(h2:has-text('{product}'))")
+    await steps.reload_until(
+        store, "/dispatch?province=01", f"section.card:has(h2:has-text('{product}'))"
+    )
     await people.shoot(store, "dispatch-desk")
     await steps.dispatch_notice(store, "01", product, carrier="Viettel Post cold chain")
 
