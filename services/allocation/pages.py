@@ -3,9 +3,7 @@ form, the national store's dispatch desk, the printable notice and the discrepan
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.allocation import queries
@@ -75,7 +73,7 @@ async def dispatch_desk(
     request: Request,
     runtime: RuntimeDep,
     user: MaybeUser,
-    province: Annotated[str, Query(max_length=2)] = "",
+    province: str = "",
 ) -> HTMLResponse:
     """The national store's notices still to send, each with its dispatch form; ``province``
     narrows the desk to one destination (the oldest page of all would hide the others)."""
