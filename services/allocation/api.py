@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -17,7 +16,7 @@ from services.allocation import domain, queries
 from services.allocation.application import AcknowledgeHandler, allocations
 from services.allocation.domain import NoticeStatus
 from services.allocation.feed import HEARTBEAT_SECONDS, NoticeFeed
-from services.allocation.queries import NoticeView, RoundView
+from services.allocation.queries import NoticeView
 from shared.auth import Principal, Role
 from shared.db import Conn
 from shared.decider import NotFound
@@ -43,10 +42,6 @@ class ProvincePublic(BaseModel):
 
 class NoticePublic(NoticeView):
     """A notice as the API shows it, without its inbox position."""
-
-
-class RoundPublic(RoundView):
-    """An allocation round as the API shows it."""
 
 
 def _may_read_province(user: Principal, code: str) -> None:
@@ -132,17 +127,3 @@ async def acknowledge(
         return 200, acknowledged.model_dump(mode="json")
 
     return await run_command(request, runtime, user, {"notice": number}, action, idempotency_key)
-
-
-@router.get("/rounds", response_model=list[RoundPublic])
-async def list_rounds(
-    runtime: RuntimeDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> list[RoundView]:
-    user.require(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
-    return await queries.latest_rounds(runtime.pool, limit)
-
-
-@router.get("/rounds/{shipment_id}", response_model=RoundPublic)
-async def get_round(shipment_id: UUID, runtime: RuntimeDep, user: CurrentUser) -> RoundView:
-    user.require(Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
-    return await queries.existing_round(runtime.pool, shipment_id)

@@ -1,18 +1,19 @@
-"""Allocation use cases: one aggregate per consignment holds its round and its notices.
+"""Allocation use cases: one aggregate per consignment holds its rounds and its notices.
 
-``allocations`` runs the reaction to a cleared consignment (``reactions.py``);
-``AcknowledgeHandler`` is a province's command. Both run inside the caller's unit of work.
+``allocations`` runs the reaction to a release (``reactions.py``); ``RoundHandler`` runs an
+officer's or approver's command on a round; ``AcknowledgeHandler`` is a province's command.
+All run inside the caller's unit of work.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.allocation import domain, queries
 from services.allocation.domain import NoticeStatus
 from services.allocation.notice_projection import NoticeDeliveryProjection
 from services.allocation.projections import NoticesProjection, RoundsProjection
-from services.allocation.queries import NoticeView
+from services.allocation.queries import NoticeView, RoundView
 from services.allocation.webhooks.outbox import WebhookOutbox
 from shared.application import CommandHandler
 from shared.contracts.base import JsonDict
@@ -56,3 +57,36 @@ class AcknowledgeHandler:
                 "allocated_to_acknowledged", notice.allocated_at, acknowledged.acknowledged_at
             )
         return acknowledged
+
+
+RoundCommand = domain.RedraftRound | domain.AdjustRound | domain.ApproveRound | domain.AmendRound
+
+
+@dataclass(frozen=True)
+class RoundHandler:
+    allocations: Allocations
+
+    async def __call__(self, conn: Conn, command: RoundCommand, metadata: JsonDict) -> RoundView:
+        """The round after the command (redrafted, adjusted, approved or amended)."""
+        before = await queries.round_by_id(conn, command.round_id)
+        if isinstance(command, domain.RedraftRound) and command.policy.targets:
+            received = await queries.received_for_shipment(conn, before.shipment_id)
+            command = replace(command, received=received)
+        await self.allocations.handle(conn, str(before.shipment_id), command, metadata)
+        return await queries.round_by_id(conn, command.round_id)
+
+
+@dataclass(frozen=True)
+class ReleaseReserveHandler:
+    allocations: Allocations
+
+    async def __call__(
+        self, conn: Conn, command: domain.ReleaseReserve, metadata: JsonDict
+    ) -> RoundView:
+        """The new draft round of the reserve release."""
+        if command.policy.targets:
+            received = await queries.received_for_shipment(conn, command.shipment_id)
+            command = replace(command, received=received)
+        recorded = await self.allocations.handle(conn, str(command.shipment_id), command, metadata)
+        round_id = str(recorded[0].data["round_id"])
+        return await queries.round_by_id(conn, round_id)

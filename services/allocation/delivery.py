@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from services.allocation import queries
 from services.allocation.application import Allocations
-from services.allocation.notices import DispatchNotice, ReceiveNotice
+from services.allocation.domain.notices import DispatchNotice, ReceiveNotice
 from services.allocation.queries import NoticeView
 from shared.contracts.base import JsonDict
 from shared.db import Conn

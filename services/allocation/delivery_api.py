@@ -13,7 +13,7 @@ from services.allocation import queries
 from services.allocation.api import NoticeNumber, NoticePublic, ProvinceCode
 from services.allocation.application import allocations
 from services.allocation.delivery import DispatchHandler, ReceiptHandler
-from services.allocation.notices import RECEIPT_REASONS, DispatchNotice, ReceiveNotice
+from services.allocation.domain.notices import RECEIPT_REASONS, DispatchNotice, ReceiveNotice
 from services.allocation.queries import LeadTimes, NoticeInInbox, NoticeView
 from shared.auth import Role
 from shared.contracts.limits import (

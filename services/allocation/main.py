@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.allocation import api, delivery_api, pages
+from services.allocation import api, delivery_api, pages, rounds_api
 from services.allocation.application import PROJECTIONS
 from services.allocation.reactions import reaction
 from services.allocation.webhooks import api as webhooks_api
@@ -29,7 +29,7 @@ SPEC = ServiceSpec(
 )
 
 
-ROUTERS = [api.router, delivery_api.router, webhooks_api.router, pages.router]
+ROUTERS = [api.router, rounds_api.router, delivery_api.router, webhooks_api.router, pages.router]
 
 
 def create() -> FastAPI:

@@ -26,17 +26,14 @@ class NoticeDeliveryProjection(SqlProjection):
     tables = ()
     key_field = "notice_number"
     statements: ClassVar[dict[str, str]] = {
-        AllocatedToProvince.event_type: f"""
-            UPDATE notices n SET released_at = (e.data->>'released_at')::timestamptz,
-                decision_number = coalesce(e.data->>'decision_number', '')
-            FROM events e {_MATCH}""",
         NoticeAmended.event_type: f"""
             UPDATE notices n SET quantity = (e.data->>'quantity')::bigint,
                 packs = (e.data->>'packs')::bigint, lots = e.data->'lots',
                 amended_at = (e.data->>'amended_at')::timestamptz,
                 amendment_number = e.data->>'decision_number',
                 status = CASE WHEN (e.data->>'quantity')::bigint = 0
-                    AND n.status IN ('new', 'acknowledged') THEN 'withdrawn' ELSE n.status END
+                        AND n.status IN ('new', 'acknowledged') THEN 'withdrawn'
+                    WHEN n.status = 'withdrawn' THEN 'new' ELSE n.status END
             FROM events e {_MATCH}""",
         NoticeDispatched.event_type: f"""
             UPDATE notices n SET status = 'dispatched', dispatched_lots = e.data->'lots',

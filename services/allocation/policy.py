@@ -1,4 +1,5 @@
-"""The default allocation policy, ``population-share/v1``, in integer arithmetic.
+"""The arithmetic of the default policy, ``population-share`` v1, in integer arithmetic
+(the policies themselves are data: ``policies/``).
 
 Whole packs are shared in proportion to each recipient's weight (population) by the
 largest-remainder (Hamilton) method; what does not fill a whole pack stays in the national
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from services.allocation.policies.apportion import hamilton
 from shared.contracts.values import Lot
 
 POLICY = "population-share/v1"
@@ -41,19 +43,8 @@ def allocate(quantity: int, pack_size: int, weights: Mapping[str, int]) -> Alloc
     total_weight = sum(weights.values())
     if total_weight == 0:  # nobody to give to: everything stays in reserve
         return Allocation(pack_size, MappingProxyType(dict.fromkeys(weights, 0)), quantity)
-    packs = _largest_remainder(whole_packs, weights, total_weight)
-    return Allocation(pack_size, MappingProxyType(packs), loose_units)
-
-
-def _largest_remainder(seats: int, weights: Mapping[str, int], total: int) -> dict[str, int]:
-    quotas = {code: divmod(seats * weight, total) for code, weight in weights.items()}
-    packs = {code: whole for code, (whole, _) in sorted(quotas.items())}
-    left = seats - sum(packs.values())  # fewer than len(weights), by construction
-    # Ties: the larger remainder, then the larger weight, then the smaller code.
-    order = sorted(weights, key=lambda code: (-quotas[code][1], -weights[code], code))
-    for code in order[:left]:
-        packs[code] += 1
-    return packs
+    packs = hamilton(whole_packs, weights)
+    return Allocation(pack_size, MappingProxyType(dict(sorted(packs.items()))), loose_units)
 
 
 @dataclass

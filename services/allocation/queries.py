@@ -3,13 +3,17 @@ SELECTs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
-from pydantic import computed_field
+from pydantic import Field, TypeAdapter, computed_field
 
-from services.allocation.domain import NoticeStatus
-from services.allocation.notices import SEVEN_DAYS_SECONDS
+from services.allocation.domain import NoticeStatus, RoundStatus
+from services.allocation.domain.changes import apply_changes
+from services.allocation.domain.notices import SEVEN_DAYS_SECONDS
+from shared.contracts.allocation import DraftLine, QuantityChange
 from shared.decider import NotFound
 from shared.http.pagination import Page, page_of
 from shared.views import Db, JsonList, OptionalJsonList, View
@@ -65,11 +69,43 @@ class NoticeInInbox(NoticeView):
 
 
 class RoundView(View):
+    """A round with its lines as they stand now: drafted, then adjusted and amended."""
+
     round_id: str
     shipment_id: UUID
     policy: str
     decided_at: datetime
     lines: JsonList
+    source: str = "fast_track"
+    release_no: int | None = None
+    policy_id: str | None = None
+    policy_version: int | None = None
+    status: RoundStatus = RoundStatus.APPROVED
+    automatic: bool = True
+    use_by: date | None = None
+    released_at: datetime | None = None
+    drafted_by: str = ""
+    donor: str = ""
+    decision_number: str | None = None
+    decision_date: date | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    adjustments: JsonList = Field(default_factory=list)
+    amendments: JsonList = Field(default_factory=list)
+
+
+_LINES = TypeAdapter(tuple[DraftLine, ...])
+_CHANGES = TypeAdapter(tuple[QuantityChange, ...])
+
+
+def _round(row: Any) -> RoundView:
+    view = RoundView.of(row)
+    if view.policy_id is None:  # decided by version 0.x: lines as they were
+        return view
+    lines = _LINES.validate_python(view.lines)
+    for change in [*view.adjustments, *view.amendments]:
+        lines = apply_changes(lines, _CHANGES.validate_python(change["changes"]), change["reason"])
+    return view.model_copy(update={"lines": [x.model_dump(mode="json") for x in lines]})
 
 
 async def existing_notice(db: Db, province_code: str, number: str) -> NoticeView:
@@ -119,18 +155,57 @@ async def new_notices(db: Db, province_code: str) -> int:
     return int(count)
 
 
-async def latest_rounds(db: Db, limit: int = ROUNDS_ON_PAGE) -> list[RoundView]:
+async def latest_rounds(
+    db: Db, limit: int = ROUNDS_ON_PAGE, status: RoundStatus | None = None
+) -> list[RoundView]:
     rows = await db.fetch(
-        "SELECT * FROM allocation_rounds ORDER BY decided_at DESC LIMIT $1", limit
+        """SELECT * FROM allocation_rounds WHERE ($2::text IS NULL OR status = $2)
+           ORDER BY decided_at DESC LIMIT $1""",
+        limit,
+        status,
     )
-    return [RoundView.of(row) for row in rows]
+    return [_round(row) for row in rows]
 
 
 async def existing_round(db: Db, shipment_id: UUID) -> RoundView:
-    row = await db.fetchrow("SELECT * FROM allocation_rounds WHERE shipment_id = $1", shipment_id)
+    """The consignment's first round (its fast track or first release)."""
+    row = await db.fetchrow(
+        "SELECT * FROM allocation_rounds WHERE shipment_id = $1 ORDER BY decided_at LIMIT 1",
+        shipment_id,
+    )
     if row is None:
         raise NotFound(f"no allocation round for shipment {shipment_id}", code="round-not-found")
-    return RoundView.of(row)
+    return _round(row)
+
+
+async def round_by_id(db: Db, round_id: str) -> RoundView:
+    row = await db.fetchrow("SELECT * FROM allocation_rounds WHERE round_id = $1", round_id)
+    if row is None:
+        raise NotFound(f"no round {round_id}", field="round_id", code="round-not-found")
+    return _round(row)
+
+
+async def received_so_far(db: Db, products: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Per product and recipient, the units of approved notices: the caps' read model."""
+    rows = await db.fetch(
+        """SELECT product, province_code, sum(quantity) AS units FROM notices
+           WHERE product = ANY($1::text[]) GROUP BY product, province_code""",
+        list(products),
+    )
+    received: dict[str, dict[str, int]] = {}
+    for row in rows:
+        received.setdefault(row["product"], {})[row["province_code"]] = int(row["units"])
+    return received
+
+
+async def received_for_shipment(db: Db, shipment_id: UUID) -> dict[str, dict[str, int]]:
+    """``received_so_far`` for the products of one consignment's rounds."""
+    products = await db.fetch(
+        """SELECT DISTINCT line->>'product' AS product FROM allocation_rounds,
+               jsonb_array_elements(lines) AS line WHERE shipment_id = $1""",
+        shipment_id,
+    )
+    return await received_so_far(db, [row["product"] for row in products])
 
 
 async def notice_by_number(db: Db, number: str) -> NoticeView | None:

@@ -1,51 +1,64 @@
-"""What allocation does on other services' events: a fast-tracked clearance is allocated."""
+"""What allocation does on other services' events: every release from customs (the fast
+track's ``ClearedFastTrack`` or a ``GoodsReleased``) yields a draft round; fast-track relief
+is approved at once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from services.allocation import domain
+from services.allocation import domain, queries
 from services.allocation.application import allocations
+from services.allocation.commands import NOTHING_RECEIVED, draft_for, policy_of
 from shared.consumer import Reaction, reaction_metadata
 from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
-from shared.contracts.customs import ClearedFastTrack
+from shared.contracts.customs import ClearedFastTrack, GoodsReleased
 from shared.db import Conn
 from shared.envelope import Envelope
 from shared.observability import observe_lead_time
-from shared.reference_data import provinces
 from shared.runtime import Runtime
 
+Release = ClearedFastTrack | GoodsReleased
 
-def _command(cleared: ClearedFastTrack) -> domain.DecideRound:
-    return domain.DecideRound(cleared=cleared, provinces=provinces(), now=datetime.now(UTC))
+
+async def _command(conn: Conn, release: Release) -> domain.DraftRound:
+    """The draft; the received-so-far read model is read only by policies with caps."""
+    received = NOTHING_RECEIVED
+    if policy_of(release).targets:
+        received = await queries.received_so_far(conn, [x.product for x in release.lines])
+    return draft_for(release, datetime.now(UTC), received)
+
+
+def _released_at(release: Release) -> datetime:
+    return release.cleared_at if isinstance(release, ClearedFastTrack) else release.released_at
 
 
 def reaction(runtime: Runtime) -> Reaction:
     service = runtime.spec.name
 
     async def one(conn: Conn, envelope: Envelope) -> None:
-        if not isinstance(envelope.event, ClearedFastTrack):
+        if not isinstance(envelope.event, ClearedFastTrack | GoodsReleased):
             return
-        command = _command(envelope.event)
+        command = await _command(conn, envelope.event)
         metadata = reaction_metadata(service, envelope)
         recorded = await allocations(runtime).handle(
             conn, str(envelope.event.shipment_id), command, metadata
         )
         if recorded:
-            observe_lead_time("cleared_to_allocated", envelope.event.cleared_at, command.now)
+            observe_lead_time("cleared_to_allocated", _released_at(envelope.event), command.now)
 
     async def many(conn: Conn, envelopes: Sequence[Envelope]) -> None:
-        decided = [
-            (e, _command(e.event)) for e in envelopes if isinstance(e.event, ClearedFastTrack)
+        releases = [
+            (e, e.event) for e in envelopes if isinstance(e.event, ClearedFastTrack | GoodsReleased)
         ]
+        drafted = [(e, r, await _command(conn, r)) for e, r in releases]
         commands: list[StreamCommand[domain.Command]] = [
-            StreamCommand(str(c.cleared.shipment_id), c, reaction_metadata(service, e))
-            for e, c in decided
+            StreamCommand(str(r.shipment_id), c, reaction_metadata(service, e))
+            for e, r, c in drafted
         ]
         recorded = await BatchUnitOfWork(allocations(runtime)).run(conn, commands)
-        for (_, command), events in zip(decided, recorded, strict=True):
+        for (_, release, command), events in zip(drafted, recorded, strict=True):
             if events:
-                observe_lead_time("cleared_to_allocated", command.cleared.cleared_at, command.now)
+                observe_lead_time("cleared_to_allocated", _released_at(release), command.now)
 
     return Reaction(one, many)

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from shared.contracts.base import DomainEvent, registry
+from shared.contracts.base import DomainEvent, JsonDict, registry
 from shared.contracts.limits import (
     MAX_LINES,
     MAX_LOTS_PER_LINE,
@@ -20,7 +20,7 @@ from shared.contracts.limits import (
     Quantity,
     Text,
 )
-from shared.contracts.values import CountedLot, Frozen, Lot, Unit
+from shared.contracts.values import CountedLot, Frozen, Lot, Storage, Unit
 
 USER_LENGTH = 64
 RECIPIENT = Field(max_length=16, description="a province code or a national recipient's code")
@@ -128,6 +128,7 @@ class DraftLine(Frozen):
     shares: tuple[DraftShare, ...]
     reserve_quantity: Quantity
     reserve_lots: tuple[Lot, ...] = Field((), max_length=MAX_LOTS_PER_LINE)
+    storage: Storage | None = Field(None, description="for the cold-chain rule on adjustments")
 
 
 class QuantityChange(Frozen):
@@ -154,6 +155,16 @@ class AllocationRoundDrafted(DomainEvent):
     use_by: date | None = None
     drafted_at: datetime
     lines: tuple[DraftLine, ...] = Field(max_length=MAX_LINES)
+    released_at: datetime | None = Field(None, description="when customs released the goods")
+    drafted_by: Code = Field(
+        "", max_length=USER_LENGTH, description="who asked for it (a reserve release); four-eyes"
+    )
+    donor: Text = Field("", max_length=NAME_LENGTH)
+
+    def to_data(self) -> JsonDict:
+        """Without the fields left at their defaults (an empty reasoning, no lots): the
+        largest consignment's draft then stays under the store's event limit."""
+        return self.model_dump(mode="json", exclude_defaults=True)
 
 
 @registry.register

@@ -12,16 +12,17 @@ import pytest
 
 from services.allocation import domain as allocation
 from services.allocation.application import PROJECTIONS as ALLOCATION_PROJECTIONS
+from services.allocation.commands import draft_for, recipient_codes
 from services.customs import domain as customs
 from services.customs.application import PROJECTIONS as CUSTOMS_PROJECTIONS
 from shared.application import CommandHandler
 from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
+from shared.contracts.allocation import AllocatedToProvince, QuantityChange
 from shared.contracts.intake import ShipmentAnnounced
 from shared.eventstore import EventStore
 from shared.migrations import migrate
 from shared.projections import rebuild
-from shared.reference_data import provinces
-from tests.unit.builders import NOW, cleared, line, received
+from tests.unit.builders import NOW, cleared, line, received, released
 
 pytestmark = pytest.mark.integration
 
@@ -88,20 +89,76 @@ async def test_allocation_rounds_and_notices_rebuilt_equal_the_live_ones(
     commands = [
         StreamCommand(
             str(s),
-            allocation.DecideRound(cleared=cleared(shipment_id=s), provinces=provinces(), now=now),
+            draft_for(cleared(shipment_id=s), now),
             {"actor": "aidport/allocation"},
         )
         for s in (uuid.uuid4() for _ in range(3))
     ]
     async with pool.acquire() as conn, conn.transaction():
         recorded = await uow.run(conn, commands)
+    reviewed = await _reviewed_round(handler, pool)
     notices = await _table(pool, "notices", "notice_number")
     rounds = await _table(pool, "allocation_rounds", "round_id")
 
     replayed = await rebuild(pool, EventStore("allocation"), ALLOCATION_PROJECTIONS)
 
-    assert replayed == sum(len(r) for r in recorded)
-    assert len(rounds) == 3
-    assert len(notices) == replayed - 3
+    assert replayed == sum(len(r) for r in recorded) + reviewed
+    assert len(rounds) == 4
+    sent = "SELECT count(*) FROM events WHERE event_type = $1"
+    assert len(notices) == await pool.fetchval(sent, AllocatedToProvince.event_type)
+    assert {r["status"] for r in rounds} == {"approved"}
+    amended = [r for r in rounds if r["amendments"] != "[]" and r["amendments"] != []]
+    assert len(amended) == 1 and amended[0]["decision_number"] == "3401/QĐ-BYT"
     assert await _table(pool, "notices", "notice_number") == notices
     assert await _table(pool, "allocation_rounds", "round_id") == rounds
+
+
+async def _reviewed_round(
+    handler: CommandHandler[allocation.ConsignmentAllocation, allocation.Command],
+    pool: asyncpg.Pool,
+) -> int:
+    """A release drafted, adjusted, approved and amended; returns the events recorded."""
+    shipment = uuid.uuid4()
+    round_id = allocation.round_id_for(shipment, 1)
+    move = (
+        QuantityChange(line_no=1, recipient_code="01", quantity=0),
+        QuantityChange(line_no=1, recipient_code="reserve", quantity=0),
+    )
+    steps: list[allocation.Command] = [
+        draft_for(released(shipment_id=shipment, donor="Japan"), NOW),
+    ]
+    recorded = 0
+    for step in steps:
+        async with pool.acquire() as conn, conn.transaction():
+            recorded += len(await handler.handle(conn, str(shipment), step, {"actor": "t"}))
+    state, _ = await handler.load(pool, str(shipment))
+    [line_] = state.rounds[round_id].lines
+    hanoi = next(s.quantity for s in line_.shares if s.recipient_code == "01")
+    to_hcmc = (
+        *move,
+        QuantityChange(
+            line_no=1,
+            recipient_code="79",
+            quantity=hanoi
+            + line_.reserve_quantity
+            + next(s.quantity for s in line_.shares if s.recipient_code == "79"),
+        ),
+    )
+    later = [
+        allocation.AdjustRound(round_id, to_hcmc, "outbreak", "officer", NOW, recipient_codes()),
+        allocation.ApproveRound(round_id, "3400/QĐ-BYT", NOW.date(), "approver", NOW),
+        allocation.AmendRound(
+            round_id,
+            "3401/QĐ-BYT",
+            NOW.date(),
+            (QuantityChange(line_no=1, recipient_code="01", quantity=0),),
+            "no change in quantity, a new decision number",
+            "approver",
+            NOW,
+            recipient_codes(),
+        ),
+    ]
+    for step in later:
+        async with pool.acquire() as conn, conn.transaction():
+            recorded += len(await handler.handle(conn, str(shipment), step, {"actor": "t"}))
+    return recorded

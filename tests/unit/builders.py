@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from shared.contracts.customs import ClearedFastTrack, Examination, Lane
+from shared.contracts.customs import ClearedFastTrack, Examination, GoodsReleased, Lane
 from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot, Storage, Unit
 
 NOW = datetime(2021, 8, 25, 7, 20, tzinfo=UTC)
@@ -56,3 +56,23 @@ def cleared(
 
 CHANNEL = Channel.COVAX
 EXPIRED = date(2020, 1, 1)
+
+
+def released(
+    lines: tuple[LineItem, ...] = (),
+    shipment_id: uuid.UUID = SHIPMENT,
+    release_no: int = 1,
+    donor: str = "COVAX",
+) -> GoodsReleased:
+    return GoodsReleased(
+        shipment_id=shipment_id,
+        release_no=release_no,
+        airport="HAN",
+        donor=donor,
+        declaration_number="104000000001",
+        lane=Lane.GREEN,
+        partial=False,
+        released_by="customs.han",
+        released_at=NOW,
+        lines=lines or (line(),),
+    )

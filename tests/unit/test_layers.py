@@ -56,6 +56,32 @@ def test_the_adapters_read_through_queries_only(service: str, adapter: str) -> N
     assert not SQL_READ.search(source), f"services/{service}/{adapter} holds SQL"
 
 
+@pytest.mark.parametrize("module", ["rounds_api.py", "policies", "domain"])
+def test_the_allocation_rounds_read_through_queries_only(module: str) -> None:
+    path = ROOT / "services" / "allocation" / module
+    for file in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+        assert not SQL_READ.search(file.read_text()), f"{file} holds SQL"
+    if module == "policies":  # pure, like the domain
+        leaks = {
+            m
+            for file in path.glob("*.py")
+            for m in imported_modules(file)
+            for f in FORBIDDEN_IMPORTS["domain.py"]
+            if m == f or m.startswith(f + ".")
+        }
+        assert not leaks
+
+
 def test_domain_errors_carry_no_http_status() -> None:
     source = (ROOT / "shared" / "decider.py").read_text()
     assert not re.search(r"^\s+(status|title)\s*=", source, re.MULTILINE)
+
+
+@pytest.mark.parametrize("package", ["intake/rules", "allocation/policies"])
+def test_the_rules_packages_are_as_pure_as_a_domain(package: str) -> None:
+    files = sorted((ROOT / "services" / package).glob("*.py"))
+    assert files
+    imported = {m for path in files for m in imported_modules(path)}
+    forbidden = FORBIDDEN_IMPORTS["domain.py"]
+    leaks = {m for m in imported for f in forbidden if m == f or m.startswith(f + ".")}
+    assert not leaks, f"services/{package} imports {sorted(leaks)}"

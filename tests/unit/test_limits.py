@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.allocation.domain import ConsignmentAllocation, DecideRound
+from services.allocation.commands import draft_for
+from services.allocation.domain import ConsignmentAllocation
 from services.allocation.domain import decider as allocation
 from services.customs import domain as customs
 from services.intake import domain as intake
@@ -32,7 +33,6 @@ from shared.contracts.limits import (
 )
 from shared.contracts.values import ReceivedLot
 from shared.decider import InvalidInput
-from shared.reference_data import provinces
 
 NOW = datetime.now(UTC)
 # Outside the Basic Multilingual Plane: json.dumps writes each as 12 bytes (a surrogate pair).
@@ -127,7 +127,7 @@ def the_whole_flow(announced: ShipmentAnnounced) -> list[DomainEvent]:
     )
     cleared = customs.decider.decide(clear, case)
     decided = allocation.decide(
-        DecideRound(cleared[0], tuple(provinces()), NOW),
+        draft_for(cleared[0], NOW),
         ConsignmentAllocation(),
     )
     return [*arrived, opened, *presented, *cleared, *decided]
@@ -148,7 +148,8 @@ def test_the_largest_command_accepted_yields_events_well_under_the_limit() -> No
         "ClearanceCaseOpened",
         "GoodsPresentedV2",
         "ClearedFastTrack",
-        "AllocationRoundDecided",
+        "AllocationRoundDrafted",
+        "RoundApproved",
         "AllocatedToProvince",
     }
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 
 from services.allocation import main as allocation_main
 from services.allocation import pages as allocation_pages
-from services.allocation.notices import RECEIPT_REASONS, NoticeStatus
+from services.allocation.domain.notices import RECEIPT_REASONS, NoticeStatus
 from services.customs import main as customs_main
 from services.customs import pages as customs_pages
 from services.customs.domain import CaseStatus

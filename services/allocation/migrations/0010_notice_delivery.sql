@@ -1,8 +1,6 @@
 -- Dispatch and proof of delivery on each notice (services/allocation/notices.py), the amended
 -- figures, and the time from release to receipt against the 7-day target.
 ALTER TABLE notices
-    ADD COLUMN released_at        timestamptz,
-    ADD COLUMN decision_number    text        NOT NULL DEFAULT '',
     ADD COLUMN amended_at         timestamptz,
     ADD COLUMN amendment_number   text,
     ADD COLUMN dispatched_lots    jsonb,

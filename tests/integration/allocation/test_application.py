@@ -8,10 +8,10 @@ import pytest
 
 from services.allocation import domain
 from services.allocation.application import AcknowledgeHandler, allocations_in
+from services.allocation.commands import draft_for
 from services.allocation.domain import NoticeStatus
 from shared.decider import NotFound
 from shared.eventstore import EventStore
-from shared.reference_data import provinces
 from tests.integration.layers import METADATA, run, with_tables_of
 from tests.unit.builders import NOW, SHIPMENT, cleared
 
@@ -25,7 +25,7 @@ ACKNOWLEDGE = AcknowledgeHandler(ALLOCATIONS)
 async def allocated(pool: asyncpg.Pool) -> str:
     """A round for the consignment; returns the number of Ha Noi's notice."""
     await with_tables_of(pool, "allocation")
-    decide = domain.DecideRound(cleared=cleared(), provinces=provinces(), now=NOW)
+    decide = draft_for(cleared(), NOW)
     await run(pool, lambda conn: ALLOCATIONS.handle(conn, str(SHIPMENT), decide, METADATA))
     return domain.notice_number_for(domain.round_id_for(SHIPMENT), "01", 1)
 

@@ -1,4 +1,5 @@
-"""Allocation rules: one round per consignment, notices per province, acknowledgements."""
+"""Allocation rules: a draft per release, automatic approval on the fast track, notices per
+recipient and line only on approval, acknowledgements."""
 
 from __future__ import annotations
 
@@ -6,48 +7,53 @@ import uuid
 
 import pytest
 
+from services.allocation.commands import draft_for
 from services.allocation.domain import (
     AcknowledgeNotice,
     ConsignmentAllocation,
-    DecideRound,
-    Recipient,
+    DraftRound,
+    RoundStatus,
     decider,
 )
-from services.allocation.policy import POLICY
+from services.allocation.policies.engine import RecipientFacts
 from shared.contracts.allocation import (
     AllocatedToProvince,
     AllocationRoundDecided,
+    AllocationRoundDrafted,
+    LineAllocation,
     NoticeAcknowledged,
+    RecipientShare,
+    RoundApproved,
+    RoundSource,
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.values import Category, LineItem, Unit
 from shared.decider import DomainError, InvalidInput, NotFound, NotPermitted
-from shared.reference_data import Province, provinces
+from shared.reference_data import provinces
 from tests.unit.builders import NOW, SHIPMENT, cleared, line, lot
 
 ASTRAZENECA = line(1, 811_205, lots=(lot("A1", 500_000), lot("A2", 311_205, days=300)))
 MASKS = line(2, 1_000_000, lots=(), category=Category.MEDICAL_SUPPLY, unit=Unit.PIECES)
 
 
-def decide_round(
-    *lines: LineItem, recipients: tuple[Recipient, ...] | None = None
-) -> list[DomainEvent]:
-    command = DecideRound(
-        cleared=cleared(lines or (ASTRAZENECA,)),
-        provinces=provinces() if recipients is None else recipients,
-        now=NOW,
-    )
-    return list(decider.decide(command, ConsignmentAllocation()))
+def fast_track(*lines: LineItem, shipment: uuid.UUID = SHIPMENT) -> DraftRound:
+    return draft_for(cleared(lines or (ASTRAZENECA,), shipment_id=shipment), NOW)
 
 
-def split(events: list[DomainEvent]) -> tuple[AllocationRoundDecided, list[AllocatedToProvince]]:
-    decided, *notices = events
-    assert isinstance(decided, AllocationRoundDecided)
+def decide_round(*lines: LineItem) -> list[DomainEvent]:
+    return list(decider.decide(fast_track(*lines), ConsignmentAllocation()))
+
+
+def split(
+    events: list[DomainEvent],
+) -> tuple[AllocationRoundDrafted, RoundApproved, list[AllocatedToProvince]]:
+    drafted, approved, *notices = events
+    assert isinstance(drafted, AllocationRoundDrafted) and isinstance(approved, RoundApproved)
     assert all(isinstance(n, AllocatedToProvince) for n in notices)
-    return decided, [n for n in notices if isinstance(n, AllocatedToProvince)]
+    return drafted, approved, [n for n in notices if isinstance(n, AllocatedToProvince)]
 
 
-def refusal(command: DecideRound | AcknowledgeNotice, state: ConsignmentAllocation) -> DomainError:
+def refusal(command: DraftRound | AcknowledgeNotice, state: ConsignmentAllocation) -> DomainError:
     with pytest.raises(DomainError) as refused:
         decider.decide(command, state)
     assert refused.value.detail
@@ -66,27 +72,38 @@ def test_the_34_provinces_come_from_the_reference_table() -> None:
     assert (hcmc.code, hcmc.name_en, hcmc.kind) == ("79", "Ho Chi Minh City", "city")
 
 
-# --- the round ------------------------------------------------------------------------------
+# --- the fast track: drafted and approved at once (emergency mode) --------------------------
+
+
+def test_fast_track_relief_is_approved_automatically_under_the_default_policy() -> None:
+    drafted, approved, notices = split(decide_round())
+    assert drafted.source is RoundSource.FAST_TRACK and drafted.automatic_approval
+    assert (drafted.policy_id, drafted.policy_version) == ("population-share", 1)
+    assert (
+        approved.automatic and approved.approved_by == "automatic under policy population-share v1"
+    )
+    assert all(n.decision_number == approved.decision_number for n in notices)
+    assert all(n.released_at == NOW for n in notices)
 
 
 def test_a_round_gives_every_province_whole_packs_and_keeps_the_rest_in_reserve() -> None:
-    decided, notices = split(decide_round())
-    [summary] = decided.lines
-    assert decided.policy == POLICY and decided.decided_at == NOW
+    drafted, _, notices = split(decide_round())
+    [summary] = drafted.lines
     assert len(notices) == 34
     assert sum(n.quantity for n in notices) + summary.reserve_quantity == 811_205
-    assert summary.reserve_quantity == 5 and summary.cleared_quantity == 811_205
+    assert summary.reserve_quantity == 5 and summary.released_quantity == 811_205
     assert all(n.quantity == n.packs * 10 and n.pack_size == 10 for n in notices)
-    assert [(s.recipient_code, s.quantity) for s in summary.shares] == [
+    assert sorted((s.recipient_code, s.quantity) for s in summary.shares) == sorted(
         (n.province_code, n.quantity) for n in notices
-    ]
+    )
+    assert all(s.basis.value == "share" for s in summary.shares)
 
 
 def test_every_dose_keeps_its_lot() -> None:
-    decided, notices = split(decide_round())
+    drafted, _, notices = split(decide_round())
     assert all(sum(x.quantity for x in n.lots) == n.quantity for n in notices)
-    reserve_lots = decided.lines[0].reserve_lots
-    assert sum(x.quantity for x in reserve_lots) == decided.lines[0].reserve_quantity
+    reserve_lots = drafted.lines[0].reserve_lots
+    assert sum(x.quantity for x in reserve_lots) == drafted.lines[0].reserve_quantity
     per_lot = {"A1": 0, "A2": 0}
     for part in [*(x for n in notices for x in n.lots), *reserve_lots]:
         per_lot[part.lot_number] += part.quantity
@@ -97,84 +114,97 @@ def test_every_dose_keeps_its_lot() -> None:
 
 def test_round_and_notice_numbers_are_readable_and_stable() -> None:
     shipment = uuid.UUID("abcdef12-3456-4789-8abc-def012345678")
-    command = DecideRound(cleared=cleared(shipment_id=shipment), provinces=provinces(), now=NOW)
-    decided, notices = split(list(decider.decide(command, ConsignmentAllocation())))
+    command = fast_track(shipment=shipment)
+    drafted, _, notices = split(list(decider.decide(command, ConsignmentAllocation())))
     round_id = "R-ABCDEF12345647898ABCDEF012345678"
-    assert decided.round_id == round_id
+    assert drafted.round_id == round_id
     hanoi = next(n for n in notices if n.province_code == "01")
     assert hanoi.notice_number == f"{round_id}-01-1" and hanoi.round_id == round_id
-    assert list(decider.decide(command, ConsignmentAllocation())) == [decided, *notices]
+    assert list(decider.decide(command, ConsignmentAllocation()))[2:] == notices
 
 
 def test_one_notice_per_province_and_line() -> None:
-    decided, notices = split(decide_round(ASTRAZENECA, MASKS))
-    assert [x.line_no for x in decided.lines] == [1, 2]
+    drafted, _, notices = split(decide_round(ASTRAZENECA, MASKS))
+    assert [x.line_no for x in drafted.lines] == [1, 2]
     assert len(notices) == 68 and len({n.notice_number for n in notices}) == 68
     masks = [n for n in notices if n.line_no == 2]
     assert all(n.lots == () and n.unit is Unit.PIECES for n in masks)
-    assert decided.lines[1].reserve_lots == ()
+    assert drafted.lines[1].reserve_lots == ()
 
 
 def test_provinces_whose_share_is_zero_get_no_notice() -> None:
     few = line(1, 35, lots=(lot("A1", 35),))  # 3 packs of 10 and 5 loose doses
-    decided, notices = split(decide_round(few))
+    drafted, _, notices = split(decide_round(few))
     assert sorted(n.province_code for n in notices) == ["01", "79", "91"]  # the most populous
-    assert decided.lines[0].reserve_quantity == 5
-    assert [(x.lot_number, x.quantity) for x in decided.lines[0].reserve_lots] == [("A1", 5)]
+    assert drafted.lines[0].reserve_quantity == 5
+    assert [(x.lot_number, x.quantity) for x in drafted.lines[0].reserve_lots] == [("A1", 5)]
 
 
-def test_the_2021_moderna_round_adds_up() -> None:
-    """Decision 3400/QD-BYT: 2,000,040 Moderna doses in 14-dose vials."""
+def test_the_2021_moderna_round_adds_up_on_the_fast_track() -> None:
     moderna = line(1, 2_000_040, lots=(lot("MOD1", 1_000_020), lot("MOD2", 1_000_020)))
     moderna = moderna.model_copy(update={"pack_size": 14, "product": "Spikevax (Moderna)"})
-    decided, notices = split(decide_round(moderna))
+    drafted, _, notices = split(decide_round(moderna))
     assert len(notices) == 34
-    assert sum(n.quantity for n in notices) + decided.lines[0].reserve_quantity == 2_000_040
+    assert sum(n.quantity for n in notices) + drafted.lines[0].reserve_quantity == 2_000_040
     assert all(n.quantity % 14 == 0 for n in notices)
 
 
-def test_any_list_of_recipients_with_codes_and_weights_will_do() -> None:
-    two = (Province("01", "Hà Nội", "Ha Noi", "city", 1), Province("79", "HCM", "HCMC", "city", 3))
-    _, notices = split(decide_round(recipients=two))
+def test_any_set_of_recipients_with_weights_will_do() -> None:
+    two = {"01": RecipientFacts(1, False), "79": RecipientFacts(3, False)}
+    command = fast_track()
+    command = DraftRound(**{**command.__dict__, "recipients": two})
+    _, _, notices = split(list(decider.decide(command, ConsignmentAllocation())))
     assert {n.province_code: n.quantity for n in notices} == {"01": 202_800, "79": 608_400}
-    assert split(decide_round(recipients=provinces()))[1] == split(decide_round())[1]
 
 
 def test_with_no_recipients_everything_stays_in_reserve() -> None:
-    decided, notices = split(decide_round(recipients=()))
-    assert notices == [] and decided.lines[0].reserve_quantity == 811_205
+    command = DraftRound(**{**fast_track().__dict__, "recipients": {}})
+    drafted, _, notices = split(list(decider.decide(command, ConsignmentAllocation())))
+    assert notices == [] and drafted.lines[0].reserve_quantity == 811_205
 
 
-def test_deciding_again_adds_nothing() -> None:
+def test_drafting_again_adds_nothing() -> None:
     state = decider.fold(decide_round())
-    again = DecideRound(cleared=cleared(), provinces=provinces(), now=NOW)
-    assert decider.decide(again, state) == []
+    assert decider.decide(fast_track(), state) == []
 
 
-def test_a_province_listed_twice_is_refused() -> None:
-    twice = DecideRound(cleared=cleared(), provinces=(*provinces(), provinces()[0]), now=NOW)
-    refused = refusal(twice, ConsignmentAllocation())
-    assert isinstance(refused, InvalidInput) and refused.field == "provinces"
+def test_a_released_line_whose_lots_do_not_add_up_is_refused() -> None:
+    broken = ASTRAZENECA.model_copy(update={"quantity": 900_000})  # as if from a bad event
+    refused = refusal(fast_track(broken), ConsignmentAllocation())
+    assert isinstance(refused, InvalidInput) and refused.field == "released/lines/0/lots"
 
 
-def test_a_cleared_line_whose_lots_do_not_add_up_is_refused() -> None:
-    broken = ASTRAZENECA.model_copy(
-        update={"quantity": 900_000}
-    )  # unvalidated, as if from a bad event
-    command = DecideRound(
-        cleared=cleared().model_copy(update={"lines": (broken,)}),
-        provinces=provinces(),
-        now=NOW,
+def test_a_round_decided_by_version_0_is_still_read() -> None:
+    legacy = AllocationRoundDecided(
+        shipment_id=SHIPMENT,
+        round_id="R-00000000",
+        policy="population-share/v1",
+        decided_at=NOW,
+        lines=(
+            LineAllocation(
+                line_no=1,
+                product="Vaxzevria",
+                unit=Unit.DOSES,
+                pack_size=10,
+                cleared_quantity=25,
+                shares=(RecipientShare(recipient_code="01", quantity=20, packs=2),),
+                reserve_quantity=5,
+                reserve_lots=(lot("A1", 5),),
+            ),
+        ),
     )
-    refused = refusal(command, ConsignmentAllocation())
-    assert isinstance(refused, InvalidInput) and refused.field == "cleared/lines/0/lots"
+    state = decider.fold([legacy])
+    assert state.round_id == "R-00000000"
+    old = state.rounds["R-00000000"]
+    assert old.status is RoundStatus.APPROVED and old.legacy and old.automatic
+    assert decider.decide(fast_track(), state)  # the new round has the full id
 
 
 # --- acknowledgement ------------------------------------------------------------------------
 
 
 def hanoi_notice(events: list[DomainEvent]) -> str:
-    return next(n.notice_number for n in split(events)[1] if n.province_code == "01")
+    return next(n.notice_number for n in split(events)[2] if n.province_code == "01")
 
 
 def test_a_province_acknowledges_its_notice_once() -> None:

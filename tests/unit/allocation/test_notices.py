@@ -9,20 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.allocation.commands import draft_for
 from services.allocation.domain import (
     AcknowledgeNotice,
     ConsignmentAllocation,
-    DecideRound,
     decider,
     notice_number_for,
     round_id_for,
 )
-from services.allocation.notices import (
-    ORDER,
-    DispatchNotice,
-    NoticeStatus,
-    ReceiveNotice,
-)
+from services.allocation.domain.notices import DispatchNotice, ReceiveNotice
+from services.allocation.domain.state import ORDER, NoticeStatus
 from shared.contracts.allocation import (
     AllocatedToProvince,
     NoticeAmended,
@@ -32,7 +28,6 @@ from shared.contracts.allocation import (
 from shared.contracts.base import DomainEvent
 from shared.contracts.values import CountedLot, Lot, Rejection, RejectionReason
 from shared.decider import DomainError, InvalidInput, NotFound, NotPermitted, StateConflict
-from shared.reference_data import provinces
 from tests.unit.builders import NOW, SHIPMENT, cleared, line, lot
 
 LINE = line(1, 811_200, lots=(lot("A1", 120_000), lot("A2", 691_200, days=300)))
@@ -40,7 +35,7 @@ NUMBER = notice_number_for(round_id_for(SHIPMENT), "01", 1)
 
 
 def allocated() -> tuple[ConsignmentAllocation, AllocatedToProvince]:
-    command = DecideRound(cleared=cleared((LINE,)), provinces=provinces(), now=NOW)
+    command = draft_for(cleared((LINE,)), NOW)  # the fast track: approved automatically
     events = decider.decide(command, ConsignmentAllocation())
     notice = next(
         e for e in events if isinstance(e, AllocatedToProvince) and e.notice_number == NUMBER
@@ -82,7 +77,7 @@ def receive(lots: tuple[CountedLot, ...], province: str = "01") -> ReceiveNotice
 
 def test_the_fast_track_notice_carries_its_release_time() -> None:
     _, notice = allocated()
-    assert notice.released_at == NOW and notice.decision_number == ""
+    assert notice.released_at == NOW and notice.decision_number.startswith("AUTO ")
 
 
 def test_dispatch_without_lots_sends_the_notices_lots() -> None:
@@ -226,7 +221,8 @@ def test_statuses_only_move_forward(steps: list[str], short: int) -> None:
         assert ORDER[after] >= ORDER[before]
         for event in events:
             if isinstance(event, NoticeReceived):  # proof of delivery adds up per lot
-                dispatched = {x.lot_number: x.quantity for x in state.notices[NUMBER].dispatched}
+                sent = state.notices[NUMBER].dispatched_lots
+                dispatched = {x.lot_number: x.quantity for x in sent}
                 for x in event.lots:
                     rejected = sum(r.quantity for r in x.rejections)
                     assert x.accepted + rejected == x.counted == dispatched[x.lot_number]
@@ -241,7 +237,7 @@ def _step(
     if step == "dispatch":
         return list(decider.decide(dispatch(), state))
     if step in ("receive", "short"):
-        sent = current.dispatched or current.lots  # before dispatch: refused, whatever it says
+        sent = current.dispatched_lots or current.lots  # before dispatch: refused, whatever it says
         if not sent:  # withdrawn
             return list(decider.decide(receive(()), state))
         lots = counted(sent, min(short, sent[0].quantity) if step == "short" else 0)

@@ -1,4 +1,5 @@
-"""A notice's life after it is issued: acknowledged, amended, dispatched, received. Pure rules.
+"""A notice's life: issued on approval (one per recipient and line), then acknowledged,
+amended, dispatched, received. Pure rules.
 
 Statuses only move forward: new (issued) -> acknowledged -> dispatched -> received or
 received with discrepancies; an amendment to zero withdraws a notice before dispatch. The
@@ -11,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
+from types import MappingProxyType
 from uuid import UUID
 
+from services.allocation.domain.state import ORDER, ConsignmentAllocation, Notice, NoticeStatus
 from shared.contracts.allocation import (
     AllocatedToProvince,
     NoticeAcknowledged,
@@ -31,39 +33,15 @@ RECEIPT_REASONS = frozenset(
 )
 
 
-class NoticeStatus(StrEnum):
-    """An allocation notice's status in a province's inbox; ``new`` is the issued notice."""
-
-    NEW = "new"
-    ACKNOWLEDGED = "acknowledged"
-    DISPATCHED = "dispatched"
-    RECEIVED = "received"
-    RECEIVED_WITH_DISCREPANCIES = "received_with_discrepancies"
-    WITHDRAWN = "withdrawn"  # amended to zero before dispatch
-
-
-ORDER = {
-    NoticeStatus.NEW: 0,
-    NoticeStatus.ACKNOWLEDGED: 1,
-    NoticeStatus.DISPATCHED: 2,
-    NoticeStatus.RECEIVED: 3,
-    NoticeStatus.RECEIVED_WITH_DISCREPANCIES: 3,
-    NoticeStatus.WITHDRAWN: 3,
-}
+def notice_number_for(round_id: str, province_code: str, line_no: int) -> str:
+    return f"{round_id}-{province_code}-{line_no}"
 
 
 @dataclass(frozen=True)
-class Notice:
+class AcknowledgeNotice:
+    notice_number: str
     province_code: str
-    line_no: int = 0
-    quantity: int = 0
-    lots: tuple[Lot, ...] = ()
-    status: NoticeStatus = NoticeStatus.NEW
-    dispatched: tuple[Lot, ...] = ()
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.status is not NoticeStatus.NEW
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -88,6 +66,17 @@ class ReceiveNotice:
 # --- evolve ---------------------------------------------------------------------------------
 
 
+def evolve_notices(state: ConsignmentAllocation, event: DomainEvent) -> ConsignmentAllocation:
+    """The consignment after a notice's event (any event carrying a ``notice_number``)."""
+    number = getattr(event, "notice_number", None)
+    if not isinstance(number, str):
+        return state
+    notice = evolve_notice(state.notices.get(number), event)
+    if notice is None:
+        return state
+    return replace(state, notices=MappingProxyType({**state.notices, number: notice}))
+
+
 def evolve_notice(notice: Notice | None, event: DomainEvent) -> Notice | None:
     """The notice after one of its events (None when the event is not a notice's)."""
     match event:
@@ -98,7 +87,7 @@ def evolve_notice(notice: Notice | None, event: DomainEvent) -> Notice | None:
         case NoticeAcknowledged() if notice is not None:
             return _forward(notice, NoticeStatus.ACKNOWLEDGED)
         case NoticeDispatched() if notice is not None:
-            return replace(_forward(notice, NoticeStatus.DISPATCHED), dispatched=event.lots)
+            return replace(_forward(notice, NoticeStatus.DISPATCHED), dispatched_lots=event.lots)
         case NoticeReceived() if notice is not None:
             status = (
                 NoticeStatus.RECEIVED_WITH_DISCREPANCIES
@@ -116,8 +105,13 @@ def _forward(notice: Notice, status: NoticeStatus) -> Notice:
 
 def _amended(notice: Notice | None, event: NoticeAmended) -> Notice:
     base = notice or Notice(event.province_code, _line_of(event.notice_number))
-    withdrawn = event.quantity == 0 and ORDER[base.status] < ORDER[NoticeStatus.DISPATCHED]
-    status = NoticeStatus.WITHDRAWN if withdrawn else base.status
+    before_dispatch = not base.dispatched
+    if event.quantity == 0 and before_dispatch:
+        status = NoticeStatus.WITHDRAWN
+    elif base.status is NoticeStatus.WITHDRAWN:  # amended back from zero: issued again
+        status = NoticeStatus.NEW
+    else:
+        status = base.status
     return replace(base, quantity=event.quantity, lots=event.lots, status=status)
 
 
@@ -129,14 +123,10 @@ def _line_of(notice_number: str) -> int:
 # --- decide ---------------------------------------------------------------------------------
 
 
-def acknowledge(
-    notices: Mapping[str, Notice],
-    shipment_id: UUID | None,
-    number: str,
-    province_code: str,
-    now: datetime,
-) -> list[DomainEvent]:
-    notice = _addressed(notices, shipment_id, number, province_code)
+def acknowledge(command: AcknowledgeNotice, state: ConsignmentAllocation) -> list[DomainEvent]:
+    number, province_code, now = command.notice_number, command.province_code, command.now
+    shipment_id = state.shipment_id
+    notice = _addressed(state.notices, shipment_id, number, province_code)
     if notice.status is NoticeStatus.WITHDRAWN:
         raise StateConflict(f"notice {number} was withdrawn", code="notice-withdrawn")
     if notice.acknowledged:
@@ -152,10 +142,9 @@ def acknowledge(
     ]
 
 
-def dispatch(
-    notices: Mapping[str, Notice], shipment_id: UUID | None, command: DispatchNotice
-) -> list[DomainEvent]:
-    notice = _addressed(notices, shipment_id, command.notice_number, command.province_code)
+def dispatch(command: DispatchNotice, state: ConsignmentAllocation) -> list[DomainEvent]:
+    shipment_id = state.shipment_id
+    notice = _addressed(state.notices, shipment_id, command.notice_number, command.province_code)
     _may_dispatch(notice, command.notice_number)
     lots = command.lots or notice.lots
     _check_dispatched_lots(notice, lots)
@@ -173,10 +162,9 @@ def dispatch(
     ]
 
 
-def receive(
-    notices: Mapping[str, Notice], shipment_id: UUID | None, command: ReceiveNotice
-) -> list[DomainEvent]:
-    notice = _addressed(notices, shipment_id, command.notice_number, command.province_code)
+def receive(command: ReceiveNotice, state: ConsignmentAllocation) -> list[DomainEvent]:
+    shipment_id = state.shipment_id
+    notice = _addressed(state.notices, shipment_id, command.notice_number, command.province_code)
     if notice.status in (NoticeStatus.RECEIVED, NoticeStatus.RECEIVED_WITH_DISCREPANCIES):
         raise StateConflict(
             f"notice {command.notice_number} was already received", code="already-received"
@@ -250,7 +238,7 @@ def _check_dispatched_lots(notice: Notice, lots: tuple[Lot, ...]) -> None:
 
 def _check_counted_lots(notice: Notice, counted: tuple[CountedLot, ...]) -> None:
     """Every dispatched lot once, counted as dispatched, rejected for a receipt reason."""
-    dispatched = {lot.lot_number: lot.quantity for lot in notice.dispatched}
+    dispatched = {lot.lot_number: lot.quantity for lot in notice.dispatched_lots}
     seen: set[str] = set()
     for index, lot in enumerate(counted):
         where = f"lots/{index}"
