@@ -4,8 +4,6 @@ Each step drives the pages only (forms, buttons, links), as its person would, an
 the page shows the outcome. Selectors use the forms' field names and the pages' structure, not
 their wording, so the steps work in both languages.
 
-The step still to come, with the allocation desk's approvals: ``approve_allocation`` (the
-desk's draft adjusted by allocation.moh and approved by approver.moh), same shape.
 """
 
 from __future__ import annotations
@@ -262,3 +260,47 @@ async def dashboard_charts(person: Person) -> Locator:
         if await chart.is_visible():
             await expect(chart.locator(":scope > table")).to_be_visible()
     return charts
+
+
+async def drafted_round(person: Person, product: str) -> str:
+    """The allocation desk's draft of ``product`` (a normal release is drafted, never issued
+    at once), opened from the drafted rounds; returns the desk's path."""
+    card = await reload_until(
+        person, "/?status=drafted", f"section.card:has(li:has-text('{product}'))"
+    )
+    await card.locator("h2 a").click()
+    await person.page.wait_for_url("**/rounds/*")
+    await expect(person.page.locator("h1 .status.drafted")).to_be_visible()
+    return "/" + person.page.url.split("/", 3)[3]
+
+
+async def adjust_draft(person: Person, moved_from: str, moved_to: str, quantity: int) -> None:
+    """Moves ``quantity`` units of the first line between two recipients (codes, or
+    "reserve"); the desk reloads with the new shares."""
+    page = person.page
+    form = page.locator("form.desk-adjust")
+    await form.locator("select[name=from]").select_option(moved_from)
+    await form.locator("select[name=to]").select_option(moved_to)
+    await form.locator("input[name=quantity]").fill(str(quantity))
+    await form.locator("input[name=reason]").fill("outbreak in the province")
+    await submit_then_reload(page, "form.desk-adjust")
+
+
+async def submit_then_reload(page: Page, form: str) -> None:
+    """Sends ``form`` and waits for the page to reload itself (accepted) or for the form to
+    show the API's problem, which fails the step with its text."""
+    await page.evaluate("() => { window.aidportBeforeSubmit = true; }")
+    await page.click(f"{form} button[type=submit]")
+    shown = f"document.querySelector('{form} pre.errors')?.textContent.trim()"
+    await page.wait_for_function(f"() => !window.aidportBeforeSubmit || {shown}", timeout=WAIT)
+    await expect(page.locator(f"{form} pre.errors")).to_be_empty()
+
+
+async def approve_round(person: Person, desk: str, decision_number: str) -> None:
+    """The approver's decision on the draft: number and today's date; the round is approved."""
+    page = await person.open(desk)
+    form = page.locator("form.desk-approve")
+    await form.locator("input[name=decision_number]").fill(decision_number)
+    await form.locator("input[name=decision_date]").fill(date.today().isoformat())
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("h1 .status.approved")).to_be_visible(timeout=WAIT)

@@ -1,7 +1,7 @@
 """The pages after the announcement, in Chromium: an arrival inspected with a rejection and its
 Vaccine Arrival Report, a customs case taken step by step to a release in two parts, the
-province inbox through dispatch to receipt, the national dashboard's charts, and the
-inspection and receipt forms with the keyboard alone.
+allocation desk's draft adjusted and approved, the province inbox through dispatch to receipt,
+the national dashboard's charts, and the inspection and receipt forms with the keyboard alone.
 
 What a test does not look at is set up through the public API (tests/e2e/flows.py), so each
 test drives only the pages it is about."""
@@ -18,8 +18,8 @@ from playwright.async_api import expect
 from tests.browser import keyboard as keys
 from tests.browser import steps
 from tests.browser.people import People
-from tests.e2e.flows import arrival_of, fast_track, vaccine_consignment
-from tests.e2e.stack import Stack
+from tests.e2e.flows import arrival_of, case_status, fast_track, vaccine_consignment
+from tests.e2e.stack import Stack, until
 
 pytestmark = pytest.mark.e2e
 
@@ -216,3 +216,70 @@ async def test_the_inspection_and_receipt_forms_with_the_keyboard_alone(
         timeout=steps.WAIT
     )
     await expect(notice).to_contain_text("3")
+
+
+async def released(stack: Stack, bill: str, product: str) -> dict[str, Any]:
+    """A consignment announced, arrived and released by customs the normal way (declaration,
+    green lane, release): allocation drafts a round for the ministry to decide."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        shipment = await announced(stack, client, bill, product)
+        await arrived(stack, client, shipment)
+        sid = shipment["shipment_id"]
+        await until(lambda: _case_arrived(stack, client, sid))
+        for step, body in [
+            ("declaration", {"declaration_number": f"104{uuid.uuid4().int % 10**9:09d}",
+                             "declaration_type": "simplified"}),
+            ("lane", {"lane": "green"}),
+            ("release", {"everything": True}),
+        ]:  # fmt: skip
+            response = await stack.call(
+                client, "customs.han", "POST", "customs",
+                f"/api/v1/clearances/{sid}/{step}", json=body,
+            )  # fmt: skip
+            assert response.status_code == 200, response.text
+    return shipment
+
+
+async def _case_arrived(stack: Stack, client: httpx.AsyncClient, sid: str) -> bool:
+    return await case_status(stack, client, sid) == "arrived"
+
+
+async def test_the_allocation_desk_adjusts_a_draft_and_the_approver_approves_it(
+    people: People, web_stack: Stack
+) -> None:
+    product = f"Vaxzevria {uuid.uuid4().hex[:6]}"
+    await released(web_stack, airway_bill(), product)
+    desk, approver, province = (
+        await people.new("allocation"),
+        await people.new("allocation"),
+        await people.new("allocation"),
+    )
+    await steps.sign_in(desk, "allocation.moh")
+    await steps.sign_in(approver, "approver.moh")
+    await steps.sign_in(province, "province-01")
+
+    round_desk = await steps.drafted_round(desk, product)
+    await expect(desk.page.locator("form.desk-approve")).to_have_count(0)  # four eyes
+    shares = desk.page.locator("table.shares").first
+    before = int(
+        await shares.locator("tr[data-recipient='01']").get_attribute("data-quantity") or 0
+    )
+    rows = await shares.locator("tbody tr[data-recipient]").all()
+    held = {
+        await r.get_attribute("data-recipient"): await r.get_attribute("data-quantity")
+        for r in rows
+    }
+    largest = max(
+        (int(q or 0), str(code)) for code, q in held.items() if code not in ("01", "reserve")
+    )
+    assert largest[0] >= 1_000, held
+    await steps.adjust_draft(desk, moved_from=largest[1], moved_to="01", quantity=1_000)
+    moved = shares.locator("tr[data-recipient='01']")
+    await expect(moved).to_have_attribute("data-quantity", str(before + 1_000))
+    await people.shoot(desk, "allocation-desk-draft")
+
+    await steps.approve_round(approver, round_desk, decision_number="3400/QĐ-BYT")
+    await expect(approver.page.locator("dl.facts")).to_contain_text("3400/QĐ-BYT")
+    await people.shoot(approver, "allocation-desk-approved")
+    notice = await steps.notice_in_inbox(province, "01", product)
+    await expect(notice).to_contain_text(f"{before + 1_000:,}")
