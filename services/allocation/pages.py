@@ -149,12 +149,27 @@ async def _inbox(
 
 
 @router.get("/dispatch", response_class=HTMLResponse)
-async def dispatch_desk(request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
-    """The national store's notices still to send, each with its dispatch form."""
+async def dispatch_desk(
+    request: Request,
+    runtime: RuntimeDep,
+    user: MaybeUser,
+    province: str = "",
+) -> HTMLResponse:
+    """The national store's notices still to send, each with its dispatch form; ``province``
+    narrows the desk to one destination (the oldest page of all would hide the others)."""
     reader = signed_in(user, Role.STORE_OFFICER)
-    waiting = await queries.to_dispatch(runtime.pool)
+    known = {p.code for p in provinces()}
+    chosen = province if province in known else None
+    waiting = await queries.to_dispatch(runtime.pool, chosen)
     notices = [page_row(n.model_dump(), *NOTICE_JSON) for n in waiting]
-    return render(request, "dispatch.html", user=reader, notices=notices)
+    return render(
+        request,
+        "dispatch.html",
+        user=reader,
+        notices=notices,
+        provinces=provinces(),
+        chosen=chosen or "",
+    )
 
 
 @router.get("/provinces/{code}/notices/{number}/print", response_class=HTMLResponse)

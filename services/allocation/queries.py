@@ -229,11 +229,16 @@ async def discrepancies_page(
     return page_of([NoticeInInbox.of(r) for r in rows], limit, lambda n: (n.position,))
 
 
-async def to_dispatch(db: Db, limit: int = PAGE_ROWS) -> list[NoticeView]:
-    """Notices the national store has still to send, oldest first (its dispatch desk)."""
+async def to_dispatch(
+    db: Db, province_code: str | None = None, limit: int = PAGE_ROWS
+) -> list[NoticeView]:
+    """Notices the national store has still to send, oldest first (its dispatch desk), of one
+    province or of all."""
     rows = await db.fetch(
         """SELECT * FROM notices WHERE status IN ('new', 'acknowledged') AND quantity > 0
-           ORDER BY position LIMIT $1""",
+             AND ($1::text IS NULL OR province_code = $1)
+           ORDER BY position LIMIT $2""",
+        province_code,
         limit,
     )
     return [NoticeView.of(r) for r in rows]

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from playwright.async_api import Page
 
-MAX_TABS = 80
+MAX_TABS = 120  # the inspection form with its arrival report is long
 
 
 async def tab_to(page: Page, selector: str) -> None:
