@@ -52,10 +52,12 @@ def amend_case(command: AmendCase, state: ClearanceCase) -> list[DomainEvent]:
     case = opened(state)
     if state.parts or state.closure is not None:
         return []  # too late to change what is expected: goods are here or the case is shut
-    same_priority = command.priority in (None, state.priority)
-    if (command.lines, command.expected_arrival) == (state.lines, case.expected_arrival) and (
-        same_priority
-    ):
+    unchanged = (
+        command.lines == state.lines
+        and command.expected_arrival == case.expected_arrival
+        and command.priority in (None, state.priority)  # None: the priority stays
+    )
+    if unchanged:
         return []  # delivered again
     return [
         ClearanceCaseAmended(

@@ -3,6 +3,11 @@ are approved at once, and the approval says why; fast-track relief stays automat
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from services.allocation.commands import draft_for
 from services.allocation.domain import ConsignmentAllocation, decider
 from services.allocation.policies.catalog import policy, policy_for
@@ -65,3 +70,30 @@ def test_old_releases_decode_as_routine() -> None:
     old = released(DOSES).model_dump(mode="json")
     del old["priority"]
     assert GoodsReleased.model_validate(old).priority is Priority.ROUTINE
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(Priority),
+    st.sets(st.sampled_from(Priority)),
+    st.booleans(),
+    st.booleans(),
+)
+def test_a_round_is_automatic_exactly_when_the_fast_track_policy_or_priority_says_so(
+    priority: Priority, automatic_for: set[Priority], everything: bool, fast: bool
+) -> None:
+    chosen = policy("population-share").model_copy(
+        update={
+            "automatic_approval": everything,
+            "automatic_approval_priorities": tuple(sorted(automatic_for)),
+        }
+    )
+    event = (cleared(DOSES) if fast else released(DOSES)).model_copy(update={"priority": priority})
+    command = replace(draft_for(event, NOW), policy=chosen)
+    events = decider.decide(command, ConsignmentAllocation())
+    approvals = [e for e in events if isinstance(e, RoundApproved)]
+    assert bool(approvals) == (fast or everything or priority in automatic_for)
+    for approval in approvals:
+        said = approval.approved_by.endswith(f"consignment priority {priority}")
+        assert said == (priority in automatic_for)
+        assert approval.approved_by.startswith("automatic under policy population-share v2")
