@@ -70,7 +70,7 @@ class RoundHandler:
         """The round after the command (redrafted, adjusted, approved or amended)."""
         before = await queries.round_by_id(conn, command.round_id)
         if isinstance(command, domain.RedraftRound) and command.policy.targets:
-            received = await queries.received_for_shipment(conn, before.shipment_id)
+            received = await queries.counted_for_shipment(conn, before.shipment_id)
             command = replace(command, received=received)
         await self.allocations.handle(conn, str(before.shipment_id), command, metadata)
         return await queries.round_by_id(conn, command.round_id)
@@ -85,7 +85,7 @@ class ReleaseReserveHandler:
     ) -> RoundView:
         """The new draft round of the reserve release."""
         if command.policy.targets:
-            received = await queries.received_for_shipment(conn, command.shipment_id)
+            received = await queries.counted_for_shipment(conn, command.shipment_id)
             command = replace(command, received=received)
         recorded = await self.allocations.handle(conn, str(command.shipment_id), command, metadata)
         round_id = str(recorded[0].data["round_id"])

@@ -44,7 +44,8 @@ def draft_for(
     event: ClearedFastTrack | GoodsReleased, now: datetime, received: Received = NOTHING_RECEIVED
 ) -> DraftRound:
     """Fast-track relief is approved automatically (emergency mode); a normal release waits
-    for a Ministry approver unless its policy says otherwise."""
+    for a Ministry approver unless its policy says otherwise, for every consignment or for
+    the consignment's priority."""
     fast = isinstance(event, ClearedFastTrack)
     return DraftRound(
         shipment_id=event.shipment_id,
@@ -58,4 +59,5 @@ def draft_for(
         received=received,
         now=now,
         emergency=fast,
+        priority=event.priority,
     )

@@ -185,11 +185,17 @@ async def round_by_id(db: Db, round_id: str) -> RoundView:
     return _round(row)
 
 
-async def received_so_far(db: Db, products: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Per product and recipient, the units of approved notices: the caps' read model."""
+async def counted_against_need(db: Db, products: Sequence[str]) -> dict[str, dict[str, int]]:
+    """The caps' read model, per product and recipient: the units accepted on receipt, plus
+    what is allocated and not yet received (in flight, it will fill the need too). Units
+    rejected on receipt free room again; a withdrawn notice counts nothing."""
     rows = await db.fetch(
-        """SELECT product, province_code, sum(quantity) AS units FROM notices
-           WHERE product = ANY($1::text[]) GROUP BY product, province_code""",
+        """SELECT product, province_code, sum(CASE WHEN received_at IS NULL THEN quantity
+                   ELSE (SELECT coalesce(sum((lot->>'accepted')::bigint), 0)
+                         FROM jsonb_array_elements(received_lots) lot) END) AS units
+           FROM notices
+           WHERE product = ANY($1::text[]) AND status <> 'withdrawn'
+           GROUP BY product, province_code""",
         list(products),
     )
     received: dict[str, dict[str, int]] = {}
@@ -198,14 +204,14 @@ async def received_so_far(db: Db, products: Sequence[str]) -> dict[str, dict[str
     return received
 
 
-async def received_for_shipment(db: Db, shipment_id: UUID) -> dict[str, dict[str, int]]:
-    """``received_so_far`` for the products of one consignment's rounds."""
+async def counted_for_shipment(db: Db, shipment_id: UUID) -> dict[str, dict[str, int]]:
+    """``counted_against_need`` for the products of one consignment's rounds."""
     products = await db.fetch(
         """SELECT DISTINCT line->>'product' AS product FROM allocation_rounds,
                jsonb_array_elements(lines) AS line WHERE shipment_id = $1""",
         shipment_id,
     )
-    return await received_so_far(db, [row["product"] for row in products])
+    return await counted_against_need(db, [row["product"] for row in products])
 
 
 async def notice_by_number(db: Db, number: str) -> NoticeView | None:

@@ -22,10 +22,10 @@ Release = ClearedFastTrack | GoodsReleased
 
 
 async def _command(conn: Conn, release: Release) -> domain.DraftRound:
-    """The draft; the received-so-far read model is read only by policies with caps."""
+    """The draft; the caps' read model is read only by policies with caps."""
     received = NOTHING_RECEIVED
     if policy_of(release).targets:
-        received = await queries.received_so_far(conn, [x.product for x in release.lines])
+        received = await queries.counted_against_need(conn, [x.product for x in release.lines])
     return draft_for(release, datetime.now(UTC), received)
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator
 
 from services.customs.domain import CaseStatus
 from services.customs.domain.schedule import OfficeHours, clearance_target
+from shared.contracts.values import Priority
 from shared.decider import NotFound
 from shared.eventstore import EventStore
 from shared.http.pagination import Page, page_of
@@ -20,9 +21,12 @@ from shared.views import Db, JsonList, OptionalJsonList, View, decoded
 PAGE_ROWS = 100
 # A queue is worked oldest first; what is done is looked up newest first. Fixed SQL only.
 QUEUE_ORDER = {
-    CaseStatus.AWAITING_ARRIVAL: "expected_arrival, opened_at",
-    # urgency: cold chain first, then the nearest expiry, then arrival time
-    CaseStatus.ARRIVED: "cold_chain DESC, nearest_expiry NULLS LAST, arrived_at, shipment_id",
+    # emergencies first, then what is expected soonest
+    CaseStatus.AWAITING_ARRIVAL: "priority_rank DESC, expected_arrival, opened_at",
+    # urgency: the consignment's priority, cold chain, the nearest expiry, arrival time
+    CaseStatus.ARRIVED: (
+        "priority_rank DESC, cold_chain DESC, nearest_expiry NULLS LAST, arrived_at, shipment_id"
+    ),
     CaseStatus.CLEARED: "cleared_at DESC",
     CaseStatus.CLOSED: "closed_at DESC",
 }
@@ -119,6 +123,7 @@ class CaseView(View):
     released_total: int = 0
     refused_total: int = 0
     held_total: int = 0
+    priority: Priority = Priority.ROUTINE
     detail: Annotated[CaseDetail, BeforeValidator(decoded)] = CaseDetail()
 
     @property
@@ -167,18 +172,21 @@ async def cases_page(
     status: CaseStatus | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
+    priority: Priority | None = None,
 ) -> Page[CaseView]:
     """The clearance cases at these airports (all when None), oldest first, after a cursor."""
     rows = await db.fetch(
         """SELECT * FROM clearance_cases
            WHERE ($1::text[] IS NULL OR airport = ANY($1)) AND ($2::text IS NULL OR status = $2)
              AND ($3::timestamptz IS NULL OR (opened_at, shipment_id) > ($3, $4::uuid))
+             AND ($6::text IS NULL OR priority = $6)
            ORDER BY opened_at, shipment_id LIMIT $5""",
         airports,
         status,
         after[0] if after else None,
         after[1] if after else None,
         limit + 1,
+        priority,
     )
     views = [CaseView.of(row) for row in rows]
     return page_of(views, limit, lambda c: (c.opened_at, c.shipment_id))

@@ -45,7 +45,16 @@ from shared.contracts.limits import (
     Quantity,
     Text,
 )
-from shared.contracts.values import Category, Channel, LineItem, Lot, ReceivedLot, Storage, Unit
+from shared.contracts.values import (
+    Category,
+    Channel,
+    LineItem,
+    Lot,
+    Priority,
+    ReceivedLot,
+    Storage,
+    Unit,
+)
 from shared.db import Conn
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
@@ -93,6 +102,9 @@ class ShipmentCreate(Model):
     expected_arrival: datetime = Field(description="within a year of now, either side")
     consignee: Text = Field(min_length=1, max_length=NAME_LENGTH, examples=["NIHE / National EPI"])
     lines: list[LineItemIn] = Field(min_length=1, max_length=MAX_LINES)
+    priority: Priority = Field(
+        Priority.ROUTINE, description="a policy may approve emergency rounds automatically"
+    )
 
     def to_command(self, now: datetime) -> domain.AnnounceShipment:
         airport = self.airport.upper()
@@ -107,6 +119,7 @@ class ShipmentCreate(Model):
             consignee=self.consignee,
             lines=_lines(self),
             now=now,
+            priority=self.priority,
         )
 
 
@@ -136,6 +149,7 @@ class AmendmentCreate(Model):
     expected_arrival: datetime = Field(description="within a year of now, either side")
     consignee: Text = Field(min_length=1, max_length=NAME_LENGTH, examples=["NIHE / National EPI"])
     lines: list[LineItemIn] = Field(min_length=1, max_length=MAX_LINES)
+    priority: Priority | None = Field(None, description="omitted: the priority stays")
 
     def to_command(self, now: datetime, user: Principal) -> domain.AmendShipment:
         return domain.AmendShipment(
@@ -148,6 +162,7 @@ class AmendmentCreate(Model):
             consignee=self.consignee,
             lines=_lines(self),
             now=now,
+            priority=self.priority,
         )
 
 

@@ -17,7 +17,14 @@ from services.intake.domain import AIRPORT_REJECTIONS
 from services.intake.queries import ShipmentDetail
 from shared.auth import Principal, Role
 from shared.contracts.intake import Coolant, LoggerAlarm, VarDocument
-from shared.contracts.values import Category, Channel, RejectionReason, Storage, Unit
+from shared.contracts.values import (
+    Category,
+    Channel,
+    Priority,
+    RejectionReason,
+    Storage,
+    Unit,
+)
 from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in
 from shared.http.rendering import render
@@ -152,6 +159,7 @@ async def amend_form(
         user=officer,
         shipment=page_row(found.model_dump()),
         channels=list(Channel),
+        priorities=list(Priority),
         lines_json=json.dumps(lines, ensure_ascii=False),
     )
 
@@ -194,6 +202,7 @@ def announce_choices(officer: Principal) -> dict[str, Any]:
     return {
         "airports": [a for code, a in airports().items() if officer.covers(code)],
         "channels": list(Channel),
+        "priorities": list(Priority),
         "categories": list(Category),
         "units": list(Unit),
         "storages": list(Storage),

@@ -35,13 +35,13 @@ class ShipmentsProjection(SqlProjection):
         ShipmentAnnounced.event_type: """
             INSERT INTO shipments (shipment_id, donor, channel, airport, flight, airway_bill,
                 expected_arrival, consignee, status, lines, announced_at, announced_by,
-                last_position)
+                priority, last_position)
             SELECT (e.data->>'shipment_id')::uuid, e.data->>'donor', e.data->>'channel',
                 e.data->>'airport',
                 e.data->>'flight', e.data->>'airway_bill',
                 (e.data->>'expected_arrival')::timestamptz,
                 e.data->>'consignee', 'announced', e.data->'lines', e.recorded_at,
-                e.metadata->>'actor', e.position
+                e.metadata->>'actor', coalesce(e.data->>'priority', 'routine'), e.position
             FROM events e
             WHERE e.position = ANY($1::bigint[])""",
         ShipmentAmended.event_type: f"""
@@ -50,6 +50,7 @@ class ShipmentsProjection(SqlProjection):
                 expected_arrival = (e.data->>'expected_arrival')::timestamptz,
                 consignee = e.data->>'consignee', lines = e.data->'lines',
                 amended_at = (e.data->>'amended_at')::timestamptz,
+                priority = coalesce(e.data->>'priority', s.priority),
                 last_position = e.position
             {_OF_BATCH}""",
         ShipmentCancelled.event_type: f"""

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, field_validator
 
 from services.intake.domain import ShipmentStatus
+from shared.contracts.values import Priority
 from shared.decider import NotFound
 from shared.http.pagination import Page, page_of
 from shared.views import Db, JsonList, OptionalJsonList, View, decoded
@@ -41,6 +42,7 @@ class ShipmentView(View):
     cancelled_at: datetime | None = None
     cancel_reason: str | None = None
     amended_at: datetime | None = None
+    priority: Priority = Priority.ROUTINE
 
 
 class PartView(View):

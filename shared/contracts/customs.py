@@ -19,7 +19,7 @@ from shared.contracts.limits import (
     FreeText,
     Text,
 )
-from shared.contracts.values import Channel, Frozen, LineItem, ReceivedLot
+from shared.contracts.values import Channel, Frozen, LineItem, Priority, ReceivedLot
 
 USER_LENGTH = 64
 MAX_HOLDS = 50
@@ -48,6 +48,7 @@ class ClearanceCaseOpened(DomainEvent):
     airway_bill: Code = Field(max_length=CODE_LENGTH)
     expected_arrival: datetime
     lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
+    priority: Priority = Priority.ROUTINE
 
 
 @registry.register
@@ -72,6 +73,7 @@ class ClearedFastTrack(DomainEvent):
     remarks: FreeText = Field("", max_length=REMARKS_LENGTH)
     cleared_at: datetime
     lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
+    priority: Priority = Priority.ROUTINE
 
 
 class DeclarationType(StrEnum):
@@ -259,6 +261,7 @@ class GoodsReleased(DomainEvent):
     released_by: Code = Field(max_length=USER_LENGTH)
     released_at: datetime
     lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
+    priority: Priority = Priority.ROUTINE
 
 
 @registry.register
@@ -300,6 +303,7 @@ class ClearanceCaseAmended(DomainEvent):
     expected_arrival: datetime
     lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
     reason: FreeText = Field("", max_length=REMARKS_LENGTH)
+    priority: Priority | None = Field(None, description="None: the priority is unchanged")
 
 
 @registry.register

@@ -25,6 +25,7 @@ from shared.contracts.values import (
     Discrepancy,
     Frozen,
     LineItem,
+    Priority,
     ReceivedLot,
 )
 
@@ -45,6 +46,7 @@ class ShipmentAnnounced(DomainEvent):
     expected_arrival: datetime
     consignee: Text = Field(max_length=NAME_LENGTH)
     lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
+    priority: Priority = Priority.ROUTINE
 
 
 @registry.register
@@ -203,6 +205,7 @@ class ShipmentAmended(DomainEvent):
     expected_arrival: datetime
     consignee: Text = Field(max_length=NAME_LENGTH)
     lines: tuple[LineItem, ...] = Field(max_length=MAX_LINES)
+    priority: Priority | None = Field(None, description="None: the priority is unchanged")
 
 
 @registry.register

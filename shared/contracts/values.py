@@ -27,6 +27,20 @@ class Channel(StrEnum):
     PRIVATE_DONATION = "private_donation"
 
 
+class Priority(StrEnum):
+    """How urgent a consignment is, as its announcement says; a policy may approve the
+    rounds of some priorities automatically (emergency mode)."""
+
+    ROUTINE = "routine"
+    URGENT = "urgent"
+    EMERGENCY = "emergency"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent: queues sort by it, emergencies first."""
+        return list(Priority).index(self)
+
+
 class Category(StrEnum):
     VACCINE = "vaccine"
     MEDICAL_SUPPLY = "medical_supply"

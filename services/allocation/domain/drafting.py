@@ -28,7 +28,7 @@ from shared.contracts.allocation import (
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.rules import check_lots_add_up
-from shared.contracts.values import Category, LineItem, Lot, Storage
+from shared.contracts.values import Category, LineItem, Lot, Priority, Storage
 from shared.decider import RuleBroken, StateConflict
 
 
@@ -37,7 +37,8 @@ def draft(command: DraftRound, state: ConsignmentAllocation) -> list[DomainEvent
     if round_id is None or round_id in state.rounds:
         return []  # the release was delivered again
     policy = command.policy
-    automatic = policy.automatic_approval or command.emergency
+    by_priority = command.priority in policy.automatic_approval_priorities
+    automatic = policy.automatic_approval or command.emergency or by_priority
     drafted = drafted_event(
         Drafting(
             shipment_id=command.shipment_id,
@@ -63,13 +64,19 @@ def draft(command: DraftRound, state: ConsignmentAllocation) -> list[DomainEvent
         round_id=round_id,
         decision_number=f"AUTO {round_id}",
         decision_date=command.now.date(),
-        approved_by=f"automatic under policy {policy.id} v{policy.version}",
+        approved_by=automatic_approver(policy, command.priority if by_priority else None),
         approved_at=command.now,
         automatic=True,
         policy_id=policy.id,
         policy_version=policy.version,
     )
     return [drafted, approval, *notices_of(command.shipment_id, round_, approval)]
+
+
+def automatic_approver(policy: Policy, priority: Priority | None) -> str:
+    """Who approved an automatic round: the policy, and the priority when that decided it."""
+    by = f"automatic under policy {policy.id} v{policy.version}"
+    return f"{by}, consignment priority {priority}" if priority else by
 
 
 def _round_id(command: DraftRound, state: ConsignmentAllocation) -> str | None:

@@ -30,7 +30,7 @@ from shared.contracts.allocation import (
     ShareBasis,
 )
 from shared.contracts.base import DomainEvent
-from shared.contracts.values import LineItem
+from shared.contracts.values import LineItem, Priority
 from shared.decider import NotFound
 
 
@@ -60,9 +60,10 @@ class DraftRound:
     released_at: datetime
     policy: Policy
     recipients: Mapping[str, RecipientFacts]
-    received: Mapping[str, Mapping[str, int]]  # product -> recipient -> units so far
+    received: Mapping[str, Mapping[str, int]]  # product -> recipient -> units against its need
     now: datetime
-    emergency: bool = False  # the consignment's priority asks for automatic approval
+    emergency: bool = False  # fast-track relief: approved automatically whatever the policy
+    priority: Priority = Priority.ROUTINE  # the consignment's, as customs released it
 
 
 @dataclass(frozen=True)

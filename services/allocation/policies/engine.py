@@ -50,7 +50,8 @@ def draft_line(
     facts: Mapping[str, RecipientFacts],
     received: Mapping[str, int],
 ) -> DraftLine:
-    """``facts``: every known recipient; ``received``: units of this product each has had."""
+    """``facts``: every known recipient; ``received``: units of this product counted against
+    each one's need (accepted on receipt, or in flight)."""
     draft = _Draft(line.quantity, line.pack_size, line.quantity)
     ultra = line.storage is Storage.ULTRA_COLD_90_60 and policy.ultra_cold_needs_capacity
 

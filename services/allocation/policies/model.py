@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.allocation.policies.apportion import Method
 from shared.contracts.allocation import RoundSource
 from shared.contracts.limits import MAX_QUANTITY
+from shared.contracts.values import Priority
 
 RecipientCode = str
 
@@ -106,6 +107,9 @@ class Policy(_Frozen):
     applies_to: Match | None = Field(None, description="None: chosen only as the default")
     method: Method = Method.HAMILTON
     automatic_approval: bool = False
+    automatic_approval_priorities: tuple[Priority, ...] = Field(
+        (), description="consignments of these priorities are approved automatically"
+    )
     quotas: tuple[Quota, ...] = ()
     earmarks: tuple[Earmark, ...] = ()
     share_among: tuple[RecipientCode, ...] = Field(

@@ -15,6 +15,7 @@ from services.customs.application import FastTrackHandler, cases
 from services.customs.domain import CaseStatus
 from services.customs.queries import CaseView, HistoryEntry
 from shared.auth import Role
+from shared.contracts.values import Priority
 from shared.db import Conn
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
@@ -32,13 +33,15 @@ async def queue(
     airport: Annotated[str | None, Query(pattern="^[A-Za-z]{3}$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
+    priority: Priority | None = None,
 ) -> Page[CaseView]:
-    """The clearance queue, oldest first; an officer sees the airports of its scope."""
+    """The clearance queue, oldest first; an officer sees the airports of its scope.
+    ``priority=emergency`` lists only the emergencies (the pages' queues put them first)."""
     user.require(Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
     seen = user.visible(airport.upper() if airport else None)
     after = decode_cursor(cursor, moment, UUID)
     sort_key = (after[0], after[1]) if after else None
-    page = await queries.cases_page(runtime.pool, seen, status, sort_key, limit)
+    page = await queries.cases_page(runtime.pool, seen, status, sort_key, limit, priority)
     return Page[CaseView](
         items=[ClearancePublic.of_view(c) for c in page.items], next_cursor=page.next_cursor
     )

@@ -33,7 +33,7 @@ from shared.contracts.customs import (
     LaneAssigned,
     PermitRecorded,
 )
-from shared.contracts.values import LineItem
+from shared.contracts.values import LineItem, Priority
 
 # Intake records a line announced without lots (masks, ventilators) as one lot with this number.
 NO_LOT = ""
@@ -82,6 +82,7 @@ class Hold:
 class ClearanceCase:
     opened: ClearanceCaseOpened | None = None  # None: no case opened
     lines: tuple[LineItem, ...] = ()  # as announced, or as last amended
+    priority: Priority = Priority.ROUTINE  # likewise
     parts: frozenset[int] = frozenset()
     arrived_at: datetime | None = None  # of the first part
     ledger: dict[LotKey, LotBalance] = field(default_factory=dict)
@@ -154,9 +155,9 @@ class ClearanceCase:
 def evolve(state: ClearanceCase, event: DomainEvent) -> ClearanceCase:
     match event:
         case ClearanceCaseOpened():
-            return ClearanceCase(opened=event, lines=event.lines)
+            return ClearanceCase(opened=event, lines=event.lines, priority=event.priority)
         case ClearanceCaseAmended():
-            return replace(state, lines=event.lines)
+            return replace(state, lines=event.lines, priority=event.priority or state.priority)
         case GoodsPresentedV2():
             return _presented(state, event)
         case DeclarationLodged():

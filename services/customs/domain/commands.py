@@ -24,7 +24,7 @@ from shared.contracts.customs import (
     RefusalOutcome,
 )
 from shared.contracts.intake import ShipmentAmended, ShipmentAnnounced
-from shared.contracts.values import Channel, LineItem, ReceivedLot
+from shared.contracts.values import Channel, LineItem, Priority, ReceivedLot
 
 # -- reactions to intake's events -----------------------------------------------------------
 
@@ -38,6 +38,7 @@ class OpenCase:
     airway_bill: str
     expected_arrival: datetime
     lines: tuple[LineItem, ...]
+    priority: Priority = Priority.ROUTINE
 
     @classmethod
     def from_announcement(cls, event: ShipmentAnnounced) -> OpenCase:
@@ -49,6 +50,7 @@ class OpenCase:
             event.airway_bill,
             event.expected_arrival,
             event.lines,
+            event.priority,
         )
 
 
@@ -60,6 +62,7 @@ class AmendCase:
     expected_arrival: datetime
     lines: tuple[LineItem, ...]
     reason: str
+    priority: Priority | None = None  # None: unchanged
 
     @classmethod
     def from_amendment(cls, event: ShipmentAmended) -> AmendCase:
@@ -70,6 +73,7 @@ class AmendCase:
             event.expected_arrival,
             event.lines,
             event.reason,
+            event.priority,
         )
 
 

@@ -37,6 +37,7 @@ def open_case(command: OpenCase, state: ClearanceCase) -> list[DomainEvent]:
             airway_bill=command.airway_bill,
             expected_arrival=command.expected_arrival,
             lines=command.lines,
+            priority=command.priority,
         )
     ]
 
@@ -51,7 +52,12 @@ def amend_case(command: AmendCase, state: ClearanceCase) -> list[DomainEvent]:
     case = opened(state)
     if state.parts or state.closure is not None:
         return []  # too late to change what is expected: goods are here or the case is shut
-    if command.lines == state.lines and command.expected_arrival == case.expected_arrival:
+    unchanged = (
+        command.lines == state.lines
+        and command.expected_arrival == case.expected_arrival
+        and command.priority in (None, state.priority)  # None: the priority stays
+    )
+    if unchanged:
         return []  # delivered again
     return [
         ClearanceCaseAmended(
@@ -62,6 +68,7 @@ def amend_case(command: AmendCase, state: ClearanceCase) -> list[DomainEvent]:
             expected_arrival=command.expected_arrival,
             lines=command.lines,
             reason=command.reason,
+            priority=command.priority,
         )
     ]
 

@@ -117,6 +117,7 @@ def release_goods(command: ReleaseGoods, state: ClearanceCase) -> list[DomainEve
         released_by=command.by,
         released_at=command.now,
         lines=lines_of(state, units),
+        priority=state.priority,
     )
     return [released, *_completed(state, released, command.now)]
 
@@ -190,6 +191,7 @@ def clear_fast_track(command: ClearFastTrack, state: ClearanceCase) -> list[Doma
         remarks=command.remarks,
         cleared_at=command.now,
         lines=lines_of(state, units),
+        priority=state.priority,
     )
     return [cleared, *_completed(state, cleared, command.now)]
 

@@ -11,7 +11,7 @@ from shared.contracts.base import DomainEvent
 from shared.contracts.intake import ShipmentAmended, ShipmentAnnounced, ShipmentCancelled
 from shared.contracts.limits import MAX_LOTS
 from shared.contracts.rules import check_lots_add_up
-from shared.contracts.values import Category, Channel, LineItem, Lot
+from shared.contracts.values import Category, Channel, LineItem, Lot, Priority
 from shared.decider import InvalidInput, NotFound, StateConflict
 from shared.reference_data import airports
 
@@ -34,6 +34,7 @@ class AnnounceShipment:
     consignee: str
     lines: tuple[LineItem, ...]
     now: datetime
+    priority: Priority = Priority.ROUTINE
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class AmendShipment:
     consignee: str
     lines: tuple[LineItem, ...]
     now: datetime
+    priority: Priority | None = None  # None: unchanged
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ def announce(command: AnnounceShipment, state: Shipment) -> list[DomainEvent]:
             expected_arrival=command.expected_arrival,
             consignee=command.consignee,
             lines=command.lines,
+            priority=command.priority,
         )
     ]
 
@@ -207,6 +210,7 @@ def amend(command: AmendShipment, state: Shipment) -> list[DomainEvent]:
             expected_arrival=command.expected_arrival,
             consignee=command.consignee,
             lines=command.lines,
+            priority=command.priority,
         )
     ]
 

@@ -153,6 +153,22 @@ def test_the_policy_page_documents_the_trade_off() -> None:
         assert words in page and 'id="moderna-covax-3400-2021"' in page
 
 
+def test_the_policy_page_shows_automatic_approval_by_priority_and_the_caps() -> None:
+    from services.allocation.policies.catalog import catalog
+    from services.allocation.recipients import by_code
+
+    found = list(catalog().values())
+    page = render(
+        "allocation", "policies.html", "en", user=MINISTRY, policies=found, recipients=by_code()
+    )
+    default = page.split('id="population-share"')[1].split("</section>")[0]
+    assert "for consignments of priority <strong>emergency</strong>" in default
+    assert "fast-track relief always" in default
+    capped = page.split('id="population-share-capped"')[1].split("</section>")[0]
+    assert "Caps: the target less what the recipient accepted" in capped
+    assert "12,330,534" in capped  # Ha Noi: 70 % of 8,807,523 people, 2 doses each
+
+
 async def test_the_desk_routes_read_one_round_by_its_id() -> None:
     browser, pool = client("allocation", [APPROVED_ROW], MINISTRY)
     round_id = APPROVED_ROW["round_id"]

@@ -81,9 +81,9 @@ def test_the_34_provinces_come_from_the_reference_table() -> None:
 def test_fast_track_relief_is_approved_automatically_under_the_default_policy() -> None:
     drafted, approved, notices = split(decide_round())
     assert drafted.source is RoundSource.FAST_TRACK and drafted.automatic_approval
-    assert (drafted.policy_id, drafted.policy_version) == ("population-share", 1)
+    assert (drafted.policy_id, drafted.policy_version) == ("population-share", 2)
     assert (
-        approved.automatic and approved.approved_by == "automatic under policy population-share v1"
+        approved.automatic and approved.approved_by == "automatic under policy population-share v2"
     )
     assert all(n.decision_number == approved.decision_number for n in notices)
     assert all(n.released_at == NOW for n in notices)

@@ -316,3 +316,11 @@ def test_facts_of_every_recipient() -> None:
     assert {"MOD", "MPS", "NEPI", "NICVB", "MOHH"} <= set(facts)
     assert facts["NEPI"] == RecipientFacts(0, True) and not facts["MOD"].ultra_cold
     assert sum(1 for f in facts.values() if f.population) == 34
+
+
+def test_the_capped_policy_targets_two_doses_for_70_percent_of_every_province() -> None:
+    capped = policy("population-share-capped")
+    populations = {p.code: p.population_scale for p in provinces()}
+    assert set(capped.targets) == set(populations)
+    assert all(capped.targets[c] == 2 * -(-n * 70 // 100) for c, n in populations.items())
+    assert capped.applies_to is None  # chosen by name, never on its own

@@ -3,6 +3,7 @@ partial release, refusal, closure; and the per-lot balance that must always hold
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -50,7 +51,7 @@ from shared.contracts.customs import (
     RefusalOutcome,
 )
 from shared.contracts.intake import ShipmentAnnounced
-from shared.contracts.values import Category, Storage, Unit
+from shared.contracts.values import Category, Priority, Storage, Unit
 from shared.decider import DomainError, InvalidInput, NotFound, StateConflict
 from tests.unit.builders import CHANNEL, NOW, SHIPMENT, line, lot, received
 
@@ -426,3 +427,28 @@ def test_released_held_refused_and_free_always_add_up_to_what_was_presented(
         assert min(balance.released, balance.refused, held_now, free_now) >= 0
         assert balance.released + balance.refused + held_now + free_now == balance.presented
         assert released.get(key, 0) == balance.released <= balance.presented
+
+
+# --- the consignment's priority -------------------------------------------------------------
+
+
+def test_the_priority_is_carried_from_the_announcement_to_the_release() -> None:
+    emergency = replace(OPEN, priority=Priority.EMERGENCY)
+    state, events = run(emergency, PRESENT, DECLARE, lane(Lane.GREEN), release())
+    assert state.priority is Priority.EMERGENCY
+    [released] = [e for e in events if isinstance(e, GoodsReleased)]
+    assert released.priority is Priority.EMERGENCY
+    _, fast = run(
+        emergency, PRESENT, ClearFastTrack("104000000001", Lane.GREEN, Examination.NONE, "", NOW)
+    )
+    [cleared] = [e for e in fast if isinstance(e, ClearedFastTrack)]
+    assert cleared.priority is Priority.EMERGENCY
+
+
+def test_an_amendment_may_raise_the_priority_and_one_without_it_keeps_it() -> None:
+    same = AmendCase("COVAX", CHANNEL, "738-1", NOW, (VACCINE, MASKS), "outbreak in the north")
+    state, events = run(OPEN, same)
+    assert len(events) == 1 and state.priority is Priority.ROUTINE  # nothing changed
+    raised = replace(same, priority=Priority.EMERGENCY)
+    state, events = run(OPEN, raised, raised, same)
+    assert len(events) == 2 and state.priority is Priority.EMERGENCY

@@ -20,7 +20,7 @@ from services.intake.domain import (
 )
 from shared.contracts.base import DomainEvent
 from shared.contracts.intake import ShipmentAnnounced, ShipmentArrivedV2, ShipmentClosed
-from shared.contracts.values import Category, LineItem, Lot, ReceivedLot, Unit
+from shared.contracts.values import Category, LineItem, Lot, Priority, ReceivedLot, Unit
 from shared.decider import DomainError, InvalidInput, NotFound, StateConflict
 from tests.unit.builders import CHANNEL, EXPIRED, NOW, SHIPMENT, line, lot, received
 
@@ -90,6 +90,12 @@ def test_announcing_records_the_consignment() -> None:
     assert event.lines == (line(),)
     state = decider.fold([event])
     assert state.status is ShipmentStatus.ANNOUNCED and state.airport == "HAN"
+    assert event.priority is Priority.ROUTINE  # unless the announcement says otherwise
+
+
+def test_an_announcement_carries_its_priority() -> None:
+    [event] = decider.decide(announce(priority=Priority.EMERGENCY), decider.fold([]))
+    assert isinstance(event, ShipmentAnnounced) and event.priority is Priority.EMERGENCY
 
 
 def negative_line() -> LineItem:

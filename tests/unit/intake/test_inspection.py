@@ -43,6 +43,7 @@ from shared.contracts.values import (
     CountedLot,
     DiscrepancyKind,
     LineItem,
+    Priority,
     Rejection,
     RejectionReason,
     Unit,
@@ -497,6 +498,13 @@ def test_an_amendment_before_arrival_replaces_the_announcement() -> None:
     assert state_of(events).lines == (line(quantity=800),)
     got = after(inspection(count("A1", 400), count("A2", 400)), events)
     assert part_of(got).discrepancies == ()  # judged against the amended manifest
+
+
+def test_an_amendment_changes_the_priority_only_when_it_names_one() -> None:
+    kept = after(amendment())[-1]
+    assert isinstance(kept, ShipmentAmended) and kept.priority is None
+    raised = after(amendment(priority=Priority.EMERGENCY))[-1]
+    assert isinstance(raised, ShipmentAmended) and raised.priority is Priority.EMERGENCY
 
 
 def test_an_amendment_is_checked_like_an_announcement_and_needs_a_reason() -> None:

@@ -51,6 +51,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const body = {
       donor: f.donor.value, channel: f.channel.value, airport: f.airport.value,
       flight: f.flight.value, airway_bill: f.airway_bill.value, consignee: f.consignee.value,
+      priority: f.priority.value,
       // datetime-local is the officer's clock; the API takes an instant.
       expected_arrival: new Date(f.expected_arrival.value).toISOString(),
       lines: [...lines.querySelectorAll(".line")].map(readLine),
