@@ -44,10 +44,10 @@ FAST_TRACK_CASES = 3000 * ROUNDS  # more than fast-track can clear in its phases
 class Profiled:
     """py-spy sampling one service while a phase runs, and its CPU seconds per request."""
 
-    def __init__(self, bench: Bench, service: str, label: str) -> None:
+    def __init__(self, bench: Bench, service: str, label: str, sample: bool = True) -> None:
         self.process = psutil.Process(bench.processes[service].pid)
         self.postgres = psutil.Process(bench.postgres.pid())
-        self.label = label
+        self.label, self.sample = label, sample
         self.sampler: subprocess.Popen[bytes] | None = None
 
     def _postgres_cpu(self) -> float:
@@ -56,7 +56,7 @@ class Profiled:
 
     def __enter__(self) -> Profiled:
         self.cpu, self.pg_cpu = sum(self.process.cpu_times()[:2]), self._postgres_cpu()
-        if PROFILE is not None:
+        if PROFILE is not None and self.sample:
             PROFILE.mkdir(parents=True, exist_ok=True)
             spy = Path(sys.executable).parent / "py-spy"
             self.sampler = subprocess.Popen(
@@ -125,26 +125,31 @@ async def measure(bench: Bench) -> list[dict[str, Any]]:
             ("fast_track", "customs", fast_track),
         ):
             say(f"round {number}: bare INSERT, then {name}")
-            bare = await closed_loop(bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS)
+            with Profiled(bench, "baseline", "bare", sample=False) as bare_cpu:
+                bare = await closed_loop(
+                    bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS
+                )
             with Profiled(bench, service, f"{name}-{number}") as profiled:
                 run = await closed_loop(bench.ports[service], job, CLIENTS, PHASE_SECONDS)
-            figures[name] = _figures(run, bare, profiled.cpu, profiled.pg_cpu)
+            figures[name] = _figures(run, profiled) | {
+                "bare": _figures(bare, bare_cpu),
+                "ratio": round(run.rate / bare.rate, 3) if bare.rate else None,
+            }
         say(f"round {number}: {figures}")
         rounds.append(figures)
     return rounds
 
 
-def _figures(run: Run, bare: Run, cpu_seconds: float, pg_seconds: float) -> dict[str, Any]:
+def _figures(run: Run, cpu: Profiled) -> dict[str, Any]:
     done = len(run.latencies)
+    summary = run.summary()
     return {
         "per_second": round(run.rate),
-        "p50_ms": run.summary()["p50_ms"],
-        "p99_ms": run.summary()["p99_ms"],
+        "p50_ms": summary["p50_ms"],
+        "p99_ms": summary["p99_ms"],
         "failures": run.failures,
-        "bare_per_second": round(bare.rate),
-        "ratio": round(run.rate / bare.rate, 3) if bare.rate else None,
-        "service_cpu_ms_per_request": round(cpu_seconds / done * 1000, 2) if done else None,
-        "postgres_cpu_ms_per_request": round(pg_seconds / done * 1000, 2) if done else None,
+        "service_cpu_ms_per_request": round(cpu.cpu / done * 1000, 2) if done else None,
+        "postgres_cpu_ms_per_request": round(cpu.pg_cpu / done * 1000, 2) if done else None,
     }
 
 

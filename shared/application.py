@@ -19,9 +19,9 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import asyncpg
 
-from shared.contracts.base import JsonDict
+from shared.contracts.base import DomainEvent, JsonDict
 from shared.db import Conn
-from shared.decider import C, Decider, S
+from shared.decider import C, Decider, DomainError, S
 from shared.eventstore import ConcurrencyError, EventStore, NewEvent, RecordedEvent
 from shared.projections import Projection, project
 
@@ -45,6 +45,7 @@ class CommandHandler(Generic[S, C]):
         self.store = store
         self.decider = decider
         self.projections = projections
+        # checked once here: an isinstance on a Protocol is slow enough to show per command
         self._by_state = [p if isinstance(p, StateProjection) else None for p in projections]
 
     async def load(self, db: Conn | asyncpg.Pool, stream_id: str) -> tuple[S, int]:
@@ -76,14 +77,42 @@ class CommandHandler(Generic[S, C]):
         recorded = await self.store.append(
             conn, stream_id, version, [NewEvent(e, metadata) for e in events]
         )
-        if any(self._by_state):
-            state = self.decider.fold_from(state, events)
+        await self._project(conn, state, events, [*history, *recorded])
+        return recorded
+
+    async def start(
+        self, conn: Conn, stream_id: str, command: C, metadata: JsonDict
+    ) -> list[RecordedEvent]:
+        """``handle`` for a command that opens a stream (an announcement): decided on the
+        initial state and appended in one statement, without loading the stream first.
+        When the stream exists after all, or the decision on the initial state fails, the
+        command is handled as any other (so a repeat gets the same answer as before)."""
+        try:
+            events = self.decider.decide(command, self.decider.initial)
+        except DomainError:
+            return await self.handle(conn, stream_id, command, metadata)
+        new = [NewEvent(e, metadata) for e in events]
+        recorded = await self.store.start(conn, stream_id, new)
+        if recorded is None:
+            return await self.handle(conn, stream_id, command, metadata)
+        await self._project(conn, self.decider.initial, events, recorded)
+        return recorded
+
+    async def _project(
+        self,
+        conn: Conn,
+        before: S,
+        events: Sequence[DomainEvent],
+        history: Sequence[RecordedEvent],
+    ) -> None:
+        """The projections of the events just recorded (the last of ``history``)."""
+        recorded = history[len(history) - len(events) :]
+        after = self.decider.fold_from(before, events) if any(self._by_state) else before
         for projection, by_state in zip(self.projections, self._by_state, strict=True):
             if by_state is not None:
-                await by_state.apply_state(conn, state, [*history, *recorded])
+                await by_state.apply_state(conn, after, history)
             else:
                 await project(conn, [projection], recorded)
-        return recorded
 
 
 async def in_transaction(
