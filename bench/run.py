@@ -382,8 +382,9 @@ async def _allocation_idle(bench: Bench) -> float:
     started = time.perf_counter()
     try:
         while time.perf_counter() - started < 180:
+            # cleared_at, not status = 'cleared': a fast-tracked one-shot arrival is closed
             cleared = await customs.fetchval(
-                "SELECT count(*) FROM clearance_cases WHERE status = 'cleared'"
+                "SELECT count(*) FROM clearance_cases WHERE cleared_at IS NOT NULL"
             )
             if await allocation.fetchval("SELECT count(*) FROM allocation_rounds") >= cleared:
                 break

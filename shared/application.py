@@ -2,7 +2,9 @@
 
 ``CommandHandler.handle`` runs inside the caller's transaction (an HTTP request or a
 consumer batch) and sends three statements: the load, the append (which checks the
-expected version itself) and the projections' updates. ``in_transaction`` opens the
+expected version itself) and the projections' updates. A ``StateProjection`` is handed
+the state the command was decided on, moved on by its events, instead of loading and
+folding the stream a second time. ``in_transaction`` opens the
 transaction and runs the work again, from the start, after a concurrency conflict.
 
 The store keeps each stream's events in version order (the append checks it); events of
@@ -13,17 +15,26 @@ its first write.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import asyncpg
 
-from shared.contracts.base import JsonDict
+from shared.contracts.base import DomainEvent, JsonDict
 from shared.db import Conn
-from shared.decider import C, Decider, S
+from shared.decider import C, Decider, DomainError, S
 from shared.eventstore import ConcurrencyError, EventStore, NewEvent, RecordedEvent
 from shared.projections import Projection, project
 
 T = TypeVar("T")
+
+
+class StateProjection(Protocol):
+    """A projection whose row is a stream's folded state (e.g. a case with every rule
+    applied). ``history`` is the whole stream, the new events last."""
+
+    async def apply_state(
+        self, conn: Conn, state: Any, history: Sequence[RecordedEvent]
+    ) -> None: ...
 
 
 class CommandHandler(Generic[S, C]):
@@ -33,23 +44,76 @@ class CommandHandler(Generic[S, C]):
         self.store = store
         self.decider = decider
         self.projections = projections
+        # a plain attribute test: isinstance on a Protocol shows in a command's profile
+        self._by_state = [
+            cast(StateProjection, p) if hasattr(p, "apply_state") else None for p in projections
+        ]
 
     async def load(self, db: Conn | asyncpg.Pool, stream_id: str) -> tuple[S, int]:
         """The current state of a stream and its version (0 when it does not exist)."""
+        state, history = await self._history(db, stream_id)
+        return state, (history[-1].stream_version if history else 0)
+
+    async def _history(
+        self, db: Conn | asyncpg.Pool, stream_id: str
+    ) -> tuple[S, list[RecordedEvent]]:
         recorded = await self.store.load(db, stream_id)
-        state = self.decider.fold(r.decode() for r in recorded)
-        return state, (recorded[-1].stream_version if recorded else 0)
+        return self.decider.fold(r.decode() for r in recorded), recorded
 
     async def handle(
-        self, conn: Conn, stream_id: str, command: C, metadata: JsonDict
+        self,
+        conn: Conn,
+        stream_id: str,
+        command: C,
+        metadata: JsonDict,
+        check: Callable[[S], None] | None = None,
     ) -> list[RecordedEvent]:
-        state, version = await self.load(conn, stream_id)
+        """``check`` sees the loaded state first and may refuse (e.g. who may act on it),
+        which spares reading the stream's row before the transaction."""
+        state, history = await self._history(conn, stream_id)
+        if check is not None:
+            check(state)
         events = self.decider.decide(command, state)
+        version = history[-1].stream_version if history else 0
         recorded = await self.store.append(
             conn, stream_id, version, [NewEvent(e, metadata) for e in events]
         )
-        await project(conn, self.projections, recorded)
+        await self._project(conn, state, events, [*history, *recorded])
         return recorded
+
+    async def start(
+        self, conn: Conn, stream_id: str, command: C, metadata: JsonDict
+    ) -> list[RecordedEvent]:
+        """``handle`` for a command that opens a stream (an announcement): decided on the
+        initial state and appended in one statement, without loading the stream first.
+        When the stream exists after all, or the decision on the initial state fails, the
+        command is handled as any other (so a repeat gets the same answer as before)."""
+        try:
+            events = self.decider.decide(command, self.decider.initial)
+        except DomainError:
+            return await self.handle(conn, stream_id, command, metadata)
+        new = [NewEvent(e, metadata) for e in events]
+        recorded = await self.store.start(conn, stream_id, new)
+        if recorded is None:
+            return await self.handle(conn, stream_id, command, metadata)
+        await self._project(conn, self.decider.initial, events, recorded)
+        return recorded
+
+    async def _project(
+        self,
+        conn: Conn,
+        before: S,
+        events: Sequence[DomainEvent],
+        history: Sequence[RecordedEvent],
+    ) -> None:
+        """The projections of the events just recorded (the last of ``history``)."""
+        recorded = history[len(history) - len(events) :]
+        after = self.decider.fold_from(before, events) if any(self._by_state) else before
+        for projection, by_state in zip(self.projections, self._by_state, strict=True):
+            if by_state is not None:
+                await by_state.apply_state(conn, after, history)
+            else:
+                await project(conn, [projection], recorded)
 
 
 async def in_transaction(

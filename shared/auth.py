@@ -12,6 +12,7 @@ issuer are read with the same claim rules (``principal_from_claims``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -120,8 +121,21 @@ class BuiltinToken:
     version: int
 
 
+_VERIFIED_MAX = 4096  # tokens remembered at most (then forgotten all at once)
+_verified: dict[tuple[str, str, str], tuple[BuiltinToken, float]] = {}
+
+
 def read_token(token: str, secret: str, service: str = "") -> BuiltinToken:
-    """A built-in issuer's token for this service: signature, expiry, audience and claims."""
+    """A built-in issuer's token for this service: signature, expiry, audience and claims.
+
+    A token that passed is remembered until it expires: the same bytes with the same secret
+    pass the same checks, and only the expiry depends on the time (checking the signature
+    again was a tenth of a command's time). Whether its account still accepts it is asked
+    on every request (``shared.http.security``)."""
+    key = (token, secret, service)
+    known = _verified.get(key)
+    if known is not None and time.time() < known[1]:
+        return known[0]
     claims = decode_checked(
         lambda: jwt.decode(
             token,
@@ -135,7 +149,11 @@ def read_token(token: str, secret: str, service: str = "") -> BuiltinToken:
     version = claims.get("ver")
     if not isinstance(version, int) or isinstance(version, bool):
         raise AuthError("the token is not valid")
-    return BuiltinToken(principal_from_claims(claims), version)
+    read = BuiltinToken(principal_from_claims(claims), version)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[key] = (read, float(claims["exp"]))
+    return read
 
 
 def verify_token(token: str, secret: str, service: str = "") -> Principal:

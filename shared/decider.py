@@ -63,7 +63,9 @@ class Decider(Generic[S, C]):
         self.decide = decide
 
     def fold(self, events: Iterable[DomainEvent]) -> S:
-        state = self.initial
+        return self.fold_from(self.initial, events)
+
+    def fold_from(self, state: S, events: Iterable[DomainEvent]) -> S:
         for event in events:
             state = self.evolve(state, event)
         return state

@@ -157,6 +157,17 @@ ORDER BY n
 RETURNING position, stream_version, recorded_at, transaction_id
 """
 
+# The first events of a stream that has none yet: nothing is inserted when it has. A
+# concurrent first append fails on the unique constraint.
+_START = """
+INSERT INTO events (stream_id, stream_version, event_id, event_type, data, metadata)
+SELECT $1, $2 + n, id, t, d::jsonb, m::jsonb
+FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS e(id, t, d, m, n)
+WHERE NOT EXISTS (SELECT FROM events WHERE stream_id = $1)
+ORDER BY n
+RETURNING position, stream_version, recorded_at, transaction_id
+"""
+
 # The events after the one at position $1 (0: from the start), in transaction order, below
 # the oldest running transaction. A position that names no event reads nothing.
 _READ_AFTER = f"""
@@ -202,6 +213,23 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Append inside the caller's transaction, in one statement; raises ConcurrencyError
         when the stream is not at ``expected_version`` (the transaction is then spoilt)."""
+        recorded = await self._insert(conn, _APPEND, stream_id, expected_version, events)
+        if recorded is None:  # the expected version is missing, or younger than this transaction
+            CONCURRENCY_CONFLICTS.labels(self.service).inc()
+            raise ConcurrencyError(stream_id, expected_version)
+        return recorded
+
+    async def start(
+        self, conn: Conn, stream_id: str, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent] | None:
+        """The first events of a new stream, appended without loading it first; None when
+        the stream exists (nothing appended, the transaction still usable). A concurrent
+        start of the same stream raises ConcurrencyError."""
+        return await self._insert(conn, _START, stream_id, 0, events)
+
+    async def _insert(
+        self, conn: Conn, sql: str, stream_id: str, after_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent] | None:
         if not conn.is_in_transaction():
             raise RuntimeError("append must run inside a transaction")
         if not events:
@@ -212,11 +240,11 @@ class EventStore:
         for event, text, meta in zip(events, texts, metadata, strict=True):
             self._check_size(event.event.event_type, published_size(text) + published_size(meta))
         try:
-            with appending_conflicts(stream_id, expected_version):
+            with appending_conflicts(stream_id, after_version):
                 rows = await conn.fetch(
-                    _APPEND,
+                    sql,
                     stream_id,
-                    expected_version,
+                    after_version,
                     [e.event_id for e in events],
                     [e.event.event_type for e in events],
                     texts,
@@ -225,9 +253,8 @@ class EventStore:
         except ConcurrencyError:
             CONCURRENCY_CONFLICTS.labels(self.service).inc()
             raise
-        if not rows:  # the expected version is missing, or younger than this transaction
-            CONCURRENCY_CONFLICTS.labels(self.service).inc()
-            raise ConcurrencyError(stream_id, expected_version)
+        if not rows:
+            return None
         for e in events:
             EVENTS_APPENDED.labels(self.service, e.event.event_type).inc()
         return [

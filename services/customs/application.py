@@ -7,6 +7,7 @@ work and answer with the case as the queue shows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -14,8 +15,10 @@ from services.customs import domain, queries
 from services.customs.projections import ClearanceCasesProjection
 from services.customs.queries import CaseView
 from shared.application import CommandHandler
+from shared.auth import Principal
 from shared.contracts.base import JsonDict
 from shared.db import Conn
+from shared.decider import NotFound
 from shared.eventstore import EventStore
 from shared.observability import observe_lead_time
 from shared.runtime import Runtime
@@ -23,6 +26,7 @@ from shared.runtime import Runtime
 PROJECTIONS = (ClearanceCasesProjection(),)
 
 Cases = CommandHandler[domain.ClearanceCase, domain.Command]
+CaseCheck = Callable[[domain.ClearanceCase], None]
 
 
 def cases(runtime: Runtime) -> Cases:
@@ -33,14 +37,31 @@ def cases_in(store: EventStore) -> Cases:
     return CommandHandler(store, domain.decider, PROJECTIONS)
 
 
+def officer_of(user: Principal, shipment_id: UUID) -> CaseCheck:
+    """What an officer's command checks on the loaded case before deciding: the case
+    exists, at one of the officer's airports."""
+
+    def check(case: domain.ClearanceCase) -> None:
+        if case.opened is None:
+            raise NotFound(f"no clearance case for shipment {shipment_id}", code="case-not-found")
+        user.require_scope(case.opened.airport, "airport")
+
+    return check
+
+
 @dataclass(frozen=True)
 class FastTrackHandler:
     cases: Cases
 
     async def __call__(
-        self, conn: Conn, shipment_id: UUID, command: domain.ClearFastTrack, metadata: JsonDict
+        self,
+        conn: Conn,
+        shipment_id: UUID,
+        command: domain.ClearFastTrack,
+        metadata: JsonDict,
+        check: CaseCheck | None = None,
     ) -> CaseView:
-        await self.cases.handle(conn, str(shipment_id), command, metadata)
+        await self.cases.handle(conn, str(shipment_id), command, metadata, check)
         cleared = await queries.existing_case(conn, shipment_id)
         if cleared.arrived_at and cleared.cleared_at:
             observe_lead_time("arrived_to_cleared", cleared.arrived_at, cleared.cleared_at)
@@ -55,9 +76,14 @@ class CaseWorkHandler:
     cases: Cases
 
     async def __call__(
-        self, conn: Conn, shipment_id: UUID, command: domain.OfficerCommand, metadata: JsonDict
+        self,
+        conn: Conn,
+        shipment_id: UUID,
+        command: domain.OfficerCommand,
+        metadata: JsonDict,
+        check: CaseCheck | None = None,
     ) -> CaseView:
-        await self.cases.handle(conn, str(shipment_id), command, metadata)
+        await self.cases.handle(conn, str(shipment_id), command, metadata, check)
         worked = await queries.existing_case(conn, shipment_id)
         if isinstance(command, domain.ReleaseGoods) and worked.arrived_at and worked.cleared_at:
             observe_lead_time("arrived_to_cleared", worked.arrived_at, worked.cleared_at)

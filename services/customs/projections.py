@@ -3,7 +3,8 @@
 A case's row is its folded state: for each case touched by a batch, the projection loads
 the case's events (in the same transaction) and writes the whole row. The rules that say
 what is held, free or cleared therefore live once, in the domain, and the row can never
-disagree with them. It costs one read of the stream per case and batch.
+disagree with them. It costs one read of the stream per case and batch, except after a
+command: its handler hands over the state it already folded (``apply_state``).
 """
 
 from __future__ import annotations
@@ -52,10 +53,14 @@ class ClearanceCasesProjection:
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         for stream_id in dict.fromkeys(e.stream_id for e in events):
             records = await self.store.load(conn, stream_id)
-            state = domain.decider.fold(r.decode() for r in records)
-            if state.opened is not None:
-                row = case_row(state, records)
-                await conn.execute(UPSERT, *(_param(c, row[c]) for c in COLUMNS))
+            await self.apply_state(conn, domain.decider.fold(r.decode() for r in records), records)
+
+    async def apply_state(
+        self, conn: Conn, state: ClearanceCase, history: Sequence[RecordedEvent]
+    ) -> None:
+        if state.opened is not None:
+            row = case_row(state, history)
+            await conn.execute(UPSERT, *(_param(c, row[c]) for c in COLUMNS))
 
 
 def _param(column: str, value: Any) -> Any:

@@ -207,9 +207,7 @@ async def announce(
         announced = await handle(conn, command, command_metadata(user, request))
         return 201, announced.model_dump(mode="json")
 
-    return await run_command(
-        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
-    )
+    return await run_command(request, runtime, user, body, action, idempotency_key)
 
 
 @router.post("/{shipment_id}/arrival", response_model=ShipmentDetailPublic)
@@ -372,6 +370,4 @@ async def _run(
         detail = await handle(conn, shipment_id, command, command_metadata(user, request))
         return 200, detail.model_dump(mode="json")
 
-    return await run_command(
-        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
-    )
+    return await run_command(request, runtime, user, body, action, idempotency_key)

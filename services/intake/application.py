@@ -50,7 +50,7 @@ class AnnounceShipmentHandler:
     async def __call__(
         self, conn: Conn, command: domain.AnnounceShipment, metadata: JsonDict
     ) -> ShipmentView:
-        await self.shipments.handle(conn, str(command.shipment_id), command, metadata)
+        await self.shipments.start(conn, str(command.shipment_id), command, metadata)
         return await queries.existing_shipment(conn, command.shipment_id)
 
 

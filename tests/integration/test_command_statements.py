@@ -1,9 +1,9 @@
 """How many statements a command sends to PostgreSQL: counted on the real database.
 
 An announcement, with and without an Idempotency-Key, runs in one transaction: the claim of
-the key, the stream's load, the append, the projection update, the read of the response and
-the record of the key; no table lock, no NOTIFY, no separate version check, and no reset
-query when the connection goes back to the pool.
+the key, the append (a new stream: no load before it), the projection update, the read of
+the response and the record of the key; no table lock, no NOTIFY, no separate version
+check, and no reset query when the connection goes back to the pool.
 """
 
 from __future__ import annotations
@@ -99,10 +99,10 @@ async def test_an_announcement_takes_the_append_the_projection_and_the_key(intak
     statements.clear()
     await _announce(client, settings, key=None)
     plain = _kinds(statements.transaction_with("INSERT INTO events"))
-    assert plain == ["load", "append", "projection", "response"]
+    assert plain == ["append", "projection", "response"]
 
     statements.clear()
     await _announce(client, settings, key=f"k-{uuid.uuid4()}")
     keyed = _kinds(statements.transaction_with("INSERT INTO events"))
-    assert keyed == ["idempotency", "load", "append", "projection", "response", "idempotency"]
+    assert keyed == ["idempotency", "append", "projection", "response", "idempotency"]
     assert not [q for _, q in statements.sent if "RESET ALL" in q]  # no reset on release

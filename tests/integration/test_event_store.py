@@ -57,6 +57,29 @@ async def test_an_expected_version_beyond_the_stream_is_a_conflict_not_a_gap(
     assert [e.stream_version for e in await store.load(pool, str(stream))] == [1]
 
 
+async def test_a_stream_is_started_once_without_a_load(pool: asyncpg.Pool) -> None:
+    store = EventStore("test")
+    stream = uuid.uuid4()
+
+    async def starter(i: int) -> str:
+        async with pool.acquire() as conn, conn.transaction():
+            try:
+                started = await store.start(conn, str(stream), [ping(stream, i), ping(stream, i)])
+            except ConcurrencyError:
+                return "conflict"
+            if started is None:  # it exists: the transaction goes on
+                assert await conn.fetchval("SELECT 1") == 1
+                return "exists"
+            assert [e.stream_version for e in started] == [1, 2]
+            return "started"
+
+    outcomes = await asyncio.gather(*(starter(i) for i in range(10)))
+    assert outcomes.count("started") == 1
+    assert outcomes.count("conflict") + outcomes.count("exists") == 9
+    assert [e.stream_version for e in await store.load(pool, str(stream))] == [1, 2]
+    assert await starter(99) == "exists"
+
+
 async def test_append_outside_a_transaction_is_refused(pool: asyncpg.Pool) -> None:
     store = EventStore("test")
     stream = uuid.uuid4()

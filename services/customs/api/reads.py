@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.customs import queries
 from services.customs.api.bodies import ClearancePublic, FastTrackCreate
-from services.customs.application import FastTrackHandler, cases
+from services.customs.application import FastTrackHandler, cases, officer_of
 from services.customs.domain import CaseStatus
 from services.customs.queries import CaseView, HistoryEntry
 from shared.auth import Role
@@ -78,15 +78,12 @@ async def fast_track(
 ) -> JSONResponse:
     """Release the consignment on the fast track (``ClearedFastTrack``)."""
     user.require(Role.CUSTOMS_OFFICER)
-    case = await queries.existing_case(runtime.pool, shipment_id)
-    user.require_scope(case.airport, "airport")
     command = body.to_command(datetime.now(UTC))
     handle = FastTrackHandler(cases(runtime))
+    metadata, check = command_metadata(user, request), officer_of(user, shipment_id)
 
     async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
-        cleared = await handle(conn, shipment_id, command, command_metadata(user, request))
+        cleared = await handle(conn, shipment_id, command, metadata, check)
         return 200, ClearancePublic.of_view(cleared).model_dump(mode="json")
 
-    return await run_command(
-        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
-    )
+    return await run_command(request, runtime, user, body, action, idempotency_key)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.customs import domain, queries
+from services.customs import domain
 from services.customs.api.bodies import (
     ClearancePublic,
     DeclarationCreate,
@@ -25,7 +25,7 @@ from services.customs.api.bodies import (
     RefusalCreate,
     ReleaseCreate,
 )
-from services.customs.application import CaseWorkHandler, cases
+from services.customs.application import CaseWorkHandler, cases, officer_of
 from services.customs.office import office_hours
 from shared.auth import Principal, Role
 from shared.contracts.limits import CODE_LENGTH
@@ -51,18 +51,15 @@ async def _work(
 ) -> JSONResponse:
     """One officer's step: scoped to the officer's airports, one transaction, idempotent."""
     user.require(Role.CUSTOMS_OFFICER)
-    case = await queries.existing_case(runtime.pool, shipment_id)
-    user.require_scope(case.airport, "airport")
     command = make(user, datetime.now(UTC))
     handle = CaseWorkHandler(cases(runtime))
+    metadata, check = command_metadata(user, request), officer_of(user, shipment_id)
 
     async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
-        worked = await handle(conn, shipment_id, command, command_metadata(user, request))
+        worked = await handle(conn, shipment_id, command, metadata, check)
         return 200, ClearancePublic.of_view(worked).model_dump(mode="json")
 
-    return await run_command(
-        request, runtime, user, body.model_dump(mode="json"), action, idempotency_key
-    )
+    return await run_command(request, runtime, user, body, action, idempotency_key)
 
 
 @router.post("/{shipment_id}/declaration", response_model=ClearancePublic)

@@ -220,4 +220,10 @@ async def test_an_officer_cannot_touch_another_airports_case(customs: Client) ->
     http, settings, _ = customs
     for path in (f"/api/v1/clearances/{case}", f"/api/v1/clearances/{case}/history"):
         assert (await http.get(path, headers=bearer("customs.han", settings))).status_code == 403
+    fast = {"declaration_number": "104123456789"}
+    assert (await _post(customs, case, "fast-track", fast, user="customs.han")).status_code == 403
+    unknown = uuid.uuid4()
+    for step, body in (("lane", {"lane": "green"}), ("fast-track", fast)):
+        missing = _problem(await _post(customs, unknown, step, body, user="customs.han"), 404)
+        assert missing["type"].endswith("/case-not-found")
     _ok(await _post(customs, case, "lane", {"lane": "green"}, user="customs.sgn"))
