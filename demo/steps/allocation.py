@@ -85,7 +85,7 @@ async def inbox_notices(ctx: Context, code: str, rounds: set[str]) -> list[dict[
 
 
 async def acknowledge(ctx: Context, notice: dict[str, Any]) -> bool:
-    if notice["status"] != "new":
+    if notice["status"] != "issued":
         return False
     code, number = notice["province_code"], notice["notice_number"]
     response = await ctx.api.call(

@@ -14,7 +14,7 @@ RECEIVED = ("received", "received_with_discrepancies")
 
 
 async def dispatch(ctx: Context, notice: dict[str, Any]) -> bool:
-    if notice["status"] not in ("new", "acknowledged"):
+    if notice["status"] not in ("issued", "acknowledged"):
         return False
     notice |= await _post(ctx, notice, STORE, "dispatch", payloads.dispatch(notice, ctx.today))
     return True

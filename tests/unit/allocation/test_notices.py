@@ -242,7 +242,7 @@ def _step(
             return list(decider.decide(receive(()), state))
         lots = counted(sent, min(short, sent[0].quantity) if step == "short" else 0)
         return list(decider.decide(receive(lots), state))
-    if current.status in (NoticeStatus.NEW, NoticeStatus.ACKNOWLEDGED):  # before dispatch
+    if current.status in (NoticeStatus.ISSUED, NoticeStatus.ACKNOWLEDGED):  # before dispatch
         quantity = 0 if step == "amend0" else 1000
         lots = () if step == "amend0" else (notice.lots[0].model_copy(update={"quantity": 1000}),)
         return [amended(quantity, lots)]
