@@ -97,7 +97,8 @@ async def inbox(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Page[queries.NoticeInInbox]:
-    """A recipient's allocation notices, newest first."""
+    """A recipient's allocation notices, newest first; ``status=new`` (the name of
+    ``issued`` before) is still understood."""
     _may_read_inbox(user, code)
     after = decode_cursor(cursor, position)
     return await queries.inbox_page(runtime.pool, code, status, after[0] if after else None, limit)
