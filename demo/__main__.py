@@ -3,7 +3,7 @@
 Through the public HTTP APIs only, as the demo logins ``make run`` prints. Each consignment
 is announced, inspected lot by lot with its VARs, closed, cleared by customs (in its lane,
 or on the fast track), allocated (a drafted round approved), then every notice acknowledged,
-dispatched by the national store and received by its province. Idempotent: a second run
+dispatched by the national store and received by its recipient. Idempotent: a second run
 finds every step done and changes nothing. At the end the reporting dashboard's doses per
 donor are checked against the replay's. Exit status: 0 done, 1 a step failed, 3 the
 reporting dashboard disagrees with the replay's totals.

@@ -121,10 +121,10 @@ async def _consignments(
 async def _notices(
     ctx: Context, items: Sequence[Item], outcome: Outcome, progress: Progress
 ) -> None:
-    """Each province reads its inbox; then each round's notices go through their steps one
+    """Each recipient reads its inbox; then each round's notices go through their steps one
     after the other (a round is one stream: parallel writes to it would only clash)."""
     expected = allocation.expected_notices([item.round for item in items if item.round])
-    codes = [code for code in await allocation.province_codes(ctx.api) if code in expected]
+    codes = [code for code in await allocation.recipient_codes(ctx.api) if code in expected]
     task = progress.add_task(NOTICES, total=len(codes) + len(items))
     by_round: dict[str, list[dict[str, Any]]] = defaultdict(list)
     donors = {item.round["round_id"]: item.consignment.donor for item in items if item.round}
@@ -134,7 +134,7 @@ async def _notices(
             for notice in await allocation.inbox_notices(ctx, code, expected[code]):
                 by_round[notice["round_id"]].append(notice)
         except Exception as error:
-            outcome.errors.append(f"province {code} inbox: {error}")
+            outcome.errors.append(f"recipient {code} inbox: {error}")
         progress.advance(task)
 
     async def deliver(notices: list[dict[str, Any]]) -> None:

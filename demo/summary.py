@@ -63,8 +63,8 @@ def allocated_doses(items: Iterable[Item]) -> dict[str, int]:
 
 def expected_dashboard(announced: Mapping[str, int], outcome: Outcome) -> dict[str, DonorRow]:
     """What the dashboard should show per donor after the replay: announced and released
-    the CSV's doses, allocated what the rounds give, received what the provinces confirmed
-    (a national recipient's notice has no inbox in the API, so it is allocated only)."""
+    the CSV's doses, allocated what the rounds give, received what the recipients confirmed
+    (the provinces and the national recipients)."""
     allocated = allocated_doses(outcome.items)
     return {
         donor: {

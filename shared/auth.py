@@ -1,7 +1,8 @@
 """Bearer JWT authentication with a role and a scope, and the development identity provider.
 
 A token carries ``sub`` (the user), ``name``, ``role`` and ``scope``: the airports of an
-intake or customs officer, the one province code of a province health officer. The
+intake or customs officer, the one recipient code of a province officer (a province's
+health department, or a national recipient such as the army's medical department). The
 actor of every command (user and role) goes into the event metadata.
 
 The built-in issuer's tokens are bound to one service (``aud``) and carry the account's
@@ -24,6 +25,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from shared.reference_data import national_recipients
+
 ISSUER = "aidport"
 ALGORITHM = "HS256"
 
@@ -35,7 +38,7 @@ class Role(StrEnum):
     ALLOCATION_OFFICER = "allocation_officer"
     ALLOCATION_APPROVER = "allocation_approver"  # signs the Ministry's decision (four-eyes)
     STORE_OFFICER = "store_officer"  # the national store: dispatches to recipients
-    PROVINCE_OFFICER = "province_officer"
+    PROVINCE_OFFICER = "province_officer"  # a recipient's officer: a province or a national one
     NATIONAL_VIEWER = "national_viewer"
     ADMIN = "admin"
 
@@ -279,7 +282,8 @@ def _demo(sub: str, name: str, role: Role, *scope: str) -> DemoUser:
 
 @cache
 def demo_users(province_codes: tuple[str, ...]) -> dict[str, DemoUser]:
-    """Demo logins: one per role, one province officer per province (``province-01`` ...).
+    """Demo logins: one per role, one province officer per province (``province-01`` ...)
+    and per national recipient (``recipient-mod`` ...): the same role, scoped to its code.
 
     They become accounts (``shared.accounts``) only when the demo identity provider is on."""
     users = [
@@ -297,5 +301,14 @@ def demo_users(province_codes: tuple[str, ...]) -> dict[str, DemoUser]:
     users += [
         _demo(f"province-{code}", f"Health department {code}", Role.PROVINCE_OFFICER, code)
         for code in province_codes
+    ]
+    users += [
+        _demo(
+            f"recipient-{r.code.lower()}",
+            f"Receiving officer, {r.name_en}",
+            Role.PROVINCE_OFFICER,
+            r.code,
+        )
+        for r in national_recipients()
     ]
     return {u.principal.sub: u for u in users}

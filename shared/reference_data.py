@@ -1,4 +1,6 @@
-"""Reference data every service agrees on: the 34 provinces (2025 codes) and the airports.
+"""Reference data every service agrees on: the 34 provinces (2025 codes), the national
+recipients (the army, the police, National EPI, lot testing, the Ministry's hospitals) and
+the airports.
 
 Written from the team's sourced reference tables; population_scale is the weight of the
 default allocation policy.
@@ -21,6 +23,16 @@ class Province:
     name_en: str
     kind: str
     population_scale: int
+
+
+@dataclass(frozen=True)
+class NationalRecipient:
+    """A recipient of a fixed quota; it has an inbox like a province, but no population."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    ultra_cold: bool
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,20 @@ def provinces() -> tuple[Province, ...]:
 @cache
 def province_codes() -> tuple[str, ...]:
     return tuple(p.code for p in provinces())
+
+
+@cache
+def national_recipients() -> tuple[NationalRecipient, ...]:
+    return tuple(
+        NationalRecipient(r["code"], r["name_vi"], r["name_en"], r["ultra_cold"] == "true")
+        for r in _rows("national_recipients.csv")
+    )
+
+
+@cache
+def recipient_codes() -> frozenset[str]:
+    """Every code with an inbox: the national recipients and the provinces."""
+    return frozenset(r.code for r in national_recipients()) | frozenset(province_codes())
 
 
 @cache

@@ -1,5 +1,6 @@
 """Allocation: wait for the consignment's round, have a drafted round approved, read the
-provinces' inboxes, acknowledge each notice as its province."""
+recipients' inboxes (the provinces' and the national recipients'), acknowledge each notice
+as its recipient."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from demo import payloads
 from demo.client import Api, ApiError
-from demo.steps.base import Context, Item, pages, until
+from demo.steps.base import Context, Item, notice_path, pages, receiving_officer, until
 
 
 async def allocation_round(ctx: Context, item: Item) -> bool:
@@ -51,11 +52,12 @@ async def approve(ctx: Context, item: Item) -> bool:
     return True
 
 
-async def province_codes(api: Api) -> list[str]:
-    response = await api.call("allocation", "allocation.moh", "GET", "/api/v1/provinces")
+async def recipient_codes(api: Api) -> list[str]:
+    """The national recipients and the provinces: every code with an inbox."""
+    response = await api.call("allocation", "allocation.moh", "GET", "/api/v1/recipients")
     if response.status_code != 200:
-        raise ApiError(response, "listing the provinces")
-    return [province["code"] for province in response.json()]
+        raise ApiError(response, "listing the recipients")
+    return [recipient["code"] for recipient in response.json()]
 
 
 def expected_notices(rounds: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -71,28 +73,28 @@ def expected_notices(rounds: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 
 async def inbox_notices(ctx: Context, code: str, rounds: set[str]) -> list[dict[str, Any]]:
-    """The province's notices of these rounds, once all are there (the inbox is a projection
+    """The recipient's notices of these rounds, once all are there (the inbox is a projection
     and may lag the round)."""
-    path = f"/api/v1/provinces/{code}/notices"
+    path = f"/api/v1/recipients/{code}/notices"
 
     async def complete() -> list[dict[str, Any]] | None:
-        # Read as the national viewer: one sign-in instead of one per province.
+        # Read as the national viewer: one sign-in instead of one per recipient.
         notices = [n async for n in pages(ctx.api, "allocation", "viewer", path, {})]
         ours = [n for n in notices if n["round_id"] in rounds]
         return ours if {n["round_id"] for n in ours} == rounds else None
 
-    return await until(complete, ctx.wait_timeout, f"notices of province {code}")
+    return await until(complete, ctx.wait_timeout, f"notices of recipient {code}")
 
 
 async def acknowledge(ctx: Context, notice: dict[str, Any]) -> bool:
-    if notice["status"] != "new":
+    if notice["status"] != "issued":
         return False
-    code, number = notice["province_code"], notice["notice_number"]
+    number = notice["notice_number"]
     response = await ctx.api.call(
         "allocation",
-        f"province-{code}",
+        receiving_officer(notice["province_code"]),
         "POST",
-        f"/api/v1/provinces/{code}/notices/{number}/acknowledge",
+        notice_path(notice, "acknowledge"),
         key=f"demo2021:{number}:acknowledge",
     )
     if response.status_code != 200:

@@ -62,6 +62,18 @@ def officer(kind: str, airport: str) -> str:
     return f"{kind}.{DEMO_AIRPORTS[airport]}" if airport in DEMO_AIRPORTS else "admin"
 
 
+def receiving_officer(code: str) -> str:
+    """The demo login of a recipient: ``province-01`` for a province (its code is a number),
+    ``recipient-mod`` for a national recipient."""
+    return f"province-{code}" if code.isdigit() else f"recipient-{code.lower()}"
+
+
+def notice_path(notice: dict[str, Any], action: str = "") -> str:
+    """A notice's API path in its recipient's inbox, or of one of its commands."""
+    path = f"/api/v1/recipients/{notice['province_code']}/notices/{notice['notice_number']}"
+    return f"{path}/{action}" if action else path
+
+
 async def known_shipments(api: Api, airports: set[str]) -> dict[tuple[str, str], dict[str, Any]]:
     """Every consignment intake knows at these airports, by (airport, airway bill)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}

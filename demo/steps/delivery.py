@@ -1,5 +1,5 @@
-"""Delivery: the national store (store.nepi) dispatches each notice; its province confirms
-receipt, every unit accepted."""
+"""Delivery: the national store (store.nepi) dispatches each notice; its recipient (a province
+or a national recipient) confirms receipt, every unit accepted."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 from demo import payloads
 from demo.client import ApiError
-from demo.steps.base import Context
+from demo.steps.base import Context, notice_path, receiving_officer
 
 STORE = "store.nepi"
 RECEIVED = ("received", "received_with_discrepancies")
 
 
 async def dispatch(ctx: Context, notice: dict[str, Any]) -> bool:
-    if notice["status"] not in ("new", "acknowledged"):
+    if notice["status"] not in ("issued", "acknowledged"):
         return False
     notice |= await _post(ctx, notice, STORE, "dispatch", payloads.dispatch(notice, ctx.today))
     return True
@@ -23,7 +23,7 @@ async def dispatch(ctx: Context, notice: dict[str, Any]) -> bool:
 async def confirm_receipt(ctx: Context, notice: dict[str, Any]) -> bool:
     if notice["status"] in RECEIVED:
         return False
-    user = f"province-{notice['province_code']}"
+    user = receiving_officer(notice["province_code"])
     notice |= await _post(ctx, notice, user, "receipt", payloads.receipt(notice))
     return True
 
@@ -31,12 +31,12 @@ async def confirm_receipt(ctx: Context, notice: dict[str, Any]) -> bool:
 async def _post(
     ctx: Context, notice: dict[str, Any], user: str, action: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    code, number = notice["province_code"], notice["notice_number"]
+    number = notice["notice_number"]
     response = await ctx.api.call(
         "allocation",
         user,
         "POST",
-        f"/api/v1/provinces/{code}/notices/{number}/{action}",
+        notice_path(notice, action),
         json=body,
         key=f"demo2021:{number}:{action}",
     )

@@ -52,7 +52,7 @@ class AcknowledgeHandler:
         notice = await queries.existing_notice(conn, code, number)
         await self.allocations.handle(conn, str(notice.shipment_id), command, metadata)
         acknowledged = await queries.existing_notice(conn, code, number)
-        if notice.status is NoticeStatus.NEW and acknowledged.acknowledged_at:
+        if notice.status is NoticeStatus.ISSUED and acknowledged.acknowledged_at:
             observe_lead_time(
                 "allocated_to_acknowledged", notice.allocated_at, acknowledged.acknowledged_at
             )

@@ -10,7 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.allocation import queries
-from services.allocation.api import NoticeNumber, NoticePublic, ProvinceCode
+from services.allocation.api import (
+    NoticeNumber,
+    NoticePublic,
+    RecipientCode,
+    every_recipient,
+    known_recipient,
+)
 from services.allocation.application import allocations
 from services.allocation.delivery import DispatchHandler, ReceiptHandler
 from services.allocation.domain.notices import RECEIPT_REASONS, DispatchNotice, ReceiveNotice
@@ -27,14 +33,14 @@ from shared.contracts.limits import (
 )
 from shared.contracts.values import CountedLot, Lot, Rejection, RejectionReason
 from shared.db import Conn
-from shared.decider import InvalidInput, NotFound
+from shared.decider import InvalidInput
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
 from shared.http.pagination import Page, decode_cursor, position
 from shared.http.security import CurrentUser
-from shared.reference_data import province_codes
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
+delivery_routes = APIRouter()
 CLOCK_SKEW = timedelta(minutes=5)
 PAST_WINDOW = timedelta(days=90)
 NATIONAL = (
@@ -77,7 +83,11 @@ class ReceivedLotIn(Model):
     lot_number: Code = Field(min_length=1, max_length=CODE_LENGTH)
     counted: Quantity = Field(description="what was dispatched of this lot")
     accepted: Quantity
-    rejections: list[RejectionIn] = Field(default_factory=list, max_length=3)
+    rejections: list[RejectionIn] = Field(
+        default_factory=list,
+        max_length=len(RECEIPT_REASONS),
+        description="what was not accepted, one line per reason (e.g. 10 short and 5 damaged)",
+    )
 
     @model_validator(mode="after")
     def _adds_up(self) -> ReceivedLotIn:
@@ -86,8 +96,6 @@ class ReceivedLotIn(Model):
             raise ValueError(
                 f"accepted {self.accepted} + rejected {rejected} must equal counted {self.counted}"
             )
-        if any(r.reason not in RECEIPT_REASONS for r in self.rejections):
-            raise ValueError("a province rejects for short, damaged or temperature_excursion")
         return self
 
 
@@ -120,11 +128,6 @@ def _moment(value: datetime | None, field: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _known_province(code: str) -> None:
-    if code not in province_codes():
-        raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
-
-
 async def _lots_of(conn: Conn, code: str, number: str, body: DispatchCreate) -> tuple[Lot, ...]:
     """Dispatched lots take their expiry from the notice's lots when not given."""
     notice = await queries.existing_notice(conn, code, number)
@@ -142,9 +145,9 @@ async def _lots_of(conn: Conn, code: str, number: str, body: DispatchCreate) -> 
     return tuple(lots)
 
 
-@router.post("/provinces/{code}/notices/{number}/dispatch", response_model=NoticePublic)
+@delivery_routes.post("/notices/{number}/dispatch", response_model=NoticePublic)
 async def dispatch(
-    code: ProvinceCode,
+    code: RecipientCode,
     number: NoticeNumber,
     body: DispatchCreate,
     request: Request,
@@ -154,7 +157,7 @@ async def dispatch(
 ) -> JSONResponse:
     """The national store sent the notice's goods (``NoticeDispatched``); 409 when it was
     already dispatched or withdrawn."""
-    _known_province(code)
+    known_recipient(code)
     user.require(Role.STORE_OFFICER)
     when = _moment(body.dispatched_at, "dispatched_at")
     handle = DispatchHandler(allocations(runtime))
@@ -175,9 +178,9 @@ async def dispatch(
     return await run_command(request, runtime, user, payload, action, idempotency_key)
 
 
-@router.post("/provinces/{code}/notices/{number}/receipt", response_model=NoticePublic)
+@delivery_routes.post("/notices/{number}/receipt", response_model=NoticePublic)
 async def receipt(
-    code: ProvinceCode,
+    code: RecipientCode,
     number: NoticeNumber,
     body: ReceiptCreate,
     request: Request,
@@ -185,11 +188,11 @@ async def receipt(
     user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """The province's proof of delivery, per lot (``NoticeReceived``); 409 before dispatch
+    """The recipient's proof of delivery, per lot (``NoticeReceived``); 409 before dispatch
     or when already received."""
-    _known_province(code)
+    known_recipient(code)
     user.require(Role.PROVINCE_OFFICER)
-    user.require_scope(code, "province")
+    user.require_scope(code, "recipient")
     when = _moment(body.received_at, "received_at")
     handle = ReceiptHandler(allocations(runtime))
 
@@ -250,3 +253,6 @@ async def lead_times(runtime: RuntimeDep, user: CurrentUser) -> LeadTimes:
         Role.ALLOCATION_OFFICER, Role.ALLOCATION_APPROVER, Role.STORE_OFFICER, Role.NATIONAL_VIEWER
     )
     return await queries.lead_times(runtime.pool)
+
+
+router.include_router(every_recipient(delivery_routes))

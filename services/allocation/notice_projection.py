@@ -32,8 +32,8 @@ class NoticeDeliveryProjection(SqlProjection):
                 amended_at = (e.data->>'amended_at')::timestamptz,
                 amendment_number = e.data->>'decision_number',
                 status = CASE WHEN (e.data->>'quantity')::bigint = 0
-                        AND n.status IN ('new', 'acknowledged') THEN 'withdrawn'
-                    WHEN n.status = 'withdrawn' THEN 'new' ELSE n.status END
+                        AND n.status IN ('issued', 'acknowledged') THEN 'withdrawn'
+                    WHEN n.status = 'withdrawn' THEN 'issued' ELSE n.status END
             FROM events e {_MATCH}""",
         NoticeDispatched.event_type: f"""
             UPDATE notices n SET status = 'dispatched', dispatched_lots = e.data->'lots',

@@ -1,7 +1,7 @@
 """Allocation pages: the allocation desk (rounds, a round's draft with its adjustment,
 approval and amendment forms, the printable decision annex), the published policies, each
-province's live inbox with its receipt form, the national store's dispatch desk, the
-printable notice and the discrepancies."""
+recipient's live inbox with its receipt form (a province's or a national recipient's), the
+national store's dispatch desk, the printable notice and the discrepancies."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from services.allocation import queries
 from services.allocation.domain import RoundStatus
 from services.allocation.policies import catalog
 from services.allocation.queries import PAGE_ROWS
-from services.allocation.recipients import by_code
+from services.allocation.recipients import Recipient, by_code, recipients
 from shared.auth import Principal, Role
 from shared.decider import NotFound
 from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in
 from shared.http.rendering import render
 from shared.http.security import MaybeUser
-from shared.reference_data import provinces
 from shared.runtime import Runtime
 
 router = APIRouter(include_in_schema=False)
@@ -46,7 +45,7 @@ async def home(
     if reader.role is Role.PROVINCE_OFFICER:
         if not reader.scope:
             raise PageForbidden(reader)
-        return RedirectResponse(f"/provinces/{reader.scope[0]}", status_code=303)
+        return RedirectResponse(f"/recipients/{reader.scope[0]}", status_code=303)
     chosen = RoundStatus(status) if status in tuple(RoundStatus) else None
     found = await queries.latest_rounds(runtime.pool, status=chosen)
     rounds = [page_row(r.model_dump()) for r in found]
@@ -55,7 +54,7 @@ async def home(
         "rounds.html",
         user=reader,
         rounds=rounds,
-        provinces=provinces(),
+        recipients=recipients(),
         status=chosen.value if chosen else "",
         statuses=tuple(RoundStatus),
     )
@@ -120,11 +119,13 @@ async def policies(request: Request, user: MaybeUser) -> HTMLResponse:
     return render(request, "policies.html", user=reader, policies=found, recipients=by_code())
 
 
-@router.get("/provinces/{code}", response_class=HTMLResponse)
+@router.get("/recipients/{code}", response_class=HTMLResponse)
+@router.get("/provinces/{code}", response_class=HTMLResponse)  # the address of before
 async def inbox(code: str, request: Request, runtime: RuntimeDep, user: MaybeUser) -> HTMLResponse:
     return await _inbox(request, runtime, user, code, "inbox.html")
 
 
+@router.get("/recipients/{code}/fragment", response_class=HTMLResponse)
 @router.get("/provinces/{code}/fragment", response_class=HTMLResponse)
 async def inbox_fragment(
     code: str, request: Request, runtime: RuntimeDep, user: MaybeUser
@@ -137,15 +138,15 @@ async def _inbox(
     request: Request, runtime: Runtime, user: Principal | None, code: str, template: str
 ) -> HTMLResponse:
     reader = signed_in(user, *READERS)
-    province = next((p for p in provinces() if p.code == code), None)
-    if province is None:
+    recipient = by_code().get(code)
+    if recipient is None:
         return render(request, "not_found.html", status_code=404, user=reader)
-    if not reader.covers(code):  # a province officer reads its own province only
+    if not reader.covers(code):  # a recipient's officer reads its own inbox only
         raise PageForbidden(reader)
     notices = [
         page_row(n.model_dump(), *NOTICE_JSON) for n in await queries.inbox(runtime.pool, code)
     ]
-    return render(request, template, user=reader, province=province, notices=notices)
+    return render(request, template, user=reader, recipient=recipient, notices=notices)
 
 
 @router.get("/dispatch", response_class=HTMLResponse)
@@ -156,10 +157,10 @@ async def dispatch_desk(
     province: str = "",
 ) -> HTMLResponse:
     """The national store's notices still to send, each with its dispatch form; ``province``
-    narrows the desk to one destination (the oldest page of all would hide the others)."""
+    (any recipient's code) narrows the desk to one destination (the oldest page of all would
+    hide the others)."""
     reader = signed_in(user, Role.STORE_OFFICER)
-    known = {p.code for p in provinces()}
-    chosen = province if province in known else None
+    chosen = province if province in by_code() else None
     waiting = await queries.to_dispatch(runtime.pool, chosen)
     notices = [page_row(n.model_dump(), *NOTICE_JSON) for n in waiting]
     return render(
@@ -167,25 +168,26 @@ async def dispatch_desk(
         "dispatch.html",
         user=reader,
         notices=notices,
-        provinces=provinces(),
+        recipients=recipients(),
         chosen=chosen or "",
     )
 
 
+@router.get("/recipients/{code}/notices/{number}/print", response_class=HTMLResponse)
 @router.get("/provinces/{code}/notices/{number}/print", response_class=HTMLResponse)
 async def printable_notice(
     code: str, number: str, request: Request, runtime: RuntimeDep, user: MaybeUser
 ) -> HTMLResponse:
     """The notice on paper, with the decision number (empty until the round is decided)."""
     reader = signed_in(user, *READERS, Role.STORE_OFFICER, Role.ALLOCATION_APPROVER)
-    province = next((p for p in provinces() if p.code == code), None)
-    if province is not None and not reader.covers(code):
+    recipient: Recipient | None = by_code().get(code)
+    if recipient is not None and not reader.covers(code):
         raise PageForbidden(reader)
     notice = await queries.notice_by_number(runtime.pool, number)
-    if province is None or notice is None or notice.province_code != code:
+    if recipient is None or notice is None or notice.province_code != code:
         return render(request, "not_found.html", status_code=404, user=reader)
     row = page_row(notice.model_dump(), *NOTICE_JSON)
-    return render(request, "notice_print.html", user=reader, province=province, n=row)
+    return render(request, "notice_print.html", user=reader, recipient=recipient, n=row)
 
 
 @router.get("/discrepancies", response_class=HTMLResponse)

@@ -106,7 +106,7 @@ class NoticesProjection(SqlProjection):
                 e.data->>'unit',
                 (e.data->>'pack_size')::int, (e.data->>'quantity')::bigint,
                 (e.data->>'packs')::bigint,
-                e.data->'lots', 'new', e.recorded_at, e.position,
+                e.data->'lots', 'issued', e.recorded_at, e.position,
                 coalesce(e.data->>'decision_number', ''), (e.data->>'released_at')::timestamptz
             FROM events e
             WHERE e.position = ANY($1::bigint[])""",

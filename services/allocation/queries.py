@@ -145,12 +145,12 @@ async def inbox(db: Db, province_code: str) -> list[NoticeView]:
     return [NoticeView.of(row) for row in rows]
 
 
-async def new_notices(db: Db, province_code: str) -> int:
-    """How many notices a province has not acknowledged yet (the live feed's badge)."""
+async def issued_notices(db: Db, province_code: str) -> int:
+    """How many notices a recipient has not acknowledged yet (the live feed's badge)."""
     count = await db.fetchval(
         "SELECT count(*) FILTER (WHERE status = $2) FROM notices WHERE province_code = $1",
         province_code,
-        NoticeStatus.NEW,
+        NoticeStatus.ISSUED,
     )
     return int(count)
 
@@ -241,7 +241,7 @@ async def to_dispatch(
     """Notices the national store has still to send, oldest first (its dispatch desk), of one
     province or of all."""
     rows = await db.fetch(
-        """SELECT * FROM notices WHERE status IN ('new', 'acknowledged') AND quantity > 0
+        """SELECT * FROM notices WHERE status IN ('issued', 'acknowledged') AND quantity > 0
              AND ($1::text IS NULL OR province_code = $1)
            ORDER BY position LIMIT $2""",
         province_code,

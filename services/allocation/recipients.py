@@ -1,5 +1,6 @@
 """Who may receive an allocation: the national recipients (fixed quotas) and the 34
-provinces, with their ultra-cold capacity. Reference data kept in ``reference/*.csv``.
+provinces, with their ultra-cold capacity: shared reference data, and the provinces' cold
+chain in ``reference/ultra_cold.csv``.
 
 Ultra-cold capacity sat with the national and regional institutes in 2021 (NIHE in Hà Nội,
 the Pasteur Institutes of Nha Trang and Ho Chi Minh City, the Tây Nguyên institute): a
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from shared.reference_data import provinces
+from shared.reference_data import national_recipients, provinces
 
 HERE = Path(__file__).parent / "reference"
 NATIONAL = "national"
@@ -39,8 +40,8 @@ def recipients() -> tuple[Recipient, ...]:
     """National recipients first, then the provinces by code."""
     cold = {r["code"] for r in _rows("ultra_cold.csv") if r["ultra_cold"] == "true"}
     national = tuple(
-        Recipient(r["code"], r["name_vi"], r["name_en"], NATIONAL, 0, r["ultra_cold"] == "true")
-        for r in _rows("recipients.csv")
+        Recipient(r.code, r.name_vi, r.name_en, NATIONAL, 0, r.ultra_cold)
+        for r in national_recipients()
     )
     local = tuple(
         Recipient(p.code, p.name_vi, p.name_en, p.kind, p.population_scale, p.code in cold)

@@ -15,7 +15,7 @@ from services.reporting.domain.picture import Dashboard, Population, TotalRow
 from services.reporting.domain.replay import parse_as_of
 from services.reporting.domain.reports import DonorReport, ProvinceSummary
 from shared.decider import NotFound
-from shared.reference_data import provinces
+from shared.reference_data import national_recipients, provinces
 from shared.runtime import Runtime
 from shared.views import Db
 
@@ -57,7 +57,11 @@ class Reporting:
     async def dashboard(self, as_of: str | None) -> Dashboard:
         moment = self.moment(as_of)
         view = picture.dashboard(
-            await self.consignments(moment), populations(), moment.at, moment.replayed
+            await self.consignments(moment),
+            populations(),
+            moment.at,
+            moment.replayed,
+            national_recipients(),
         )
         if not moment.replayed:  # the consumer's own trouble is a fact of now only
             view.stuck.extend(await queries.pipeline_problems(self.db, self.consumer_group))

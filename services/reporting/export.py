@@ -15,7 +15,7 @@ from typing import Any
 from openpyxl import Workbook
 from pydantic import BaseModel
 
-from services.reporting.domain.picture import Dashboard, ProvinceRow, TotalRow
+from services.reporting.domain.picture import Dashboard, NationalRow, ProvinceRow, TotalRow
 from services.reporting.domain.reports import DonorReport, NoticeLine, ProvinceSummary
 from services.reporting.queries import Timeline
 
@@ -63,6 +63,7 @@ def dashboard_tables(d: Dashboard) -> list[Table]:
         *(_table(name, d.lead_times, cols) for name, cols in lead),
         ("lead_time_histogram", ["step", "le_hours", "count"], buckets),  # type: ignore[list-item]
         _table("provinces", d.provinces, _columns(ProvinceRow)),
+        _table("national", d.national, _columns(NationalRow)),
         *donor_tables(d.donors),
         _table("channels", d.channels, _columns(TotalRow)),
         _table(

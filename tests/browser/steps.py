@@ -127,7 +127,7 @@ async def left_the_queue(person: Person, airway_bill: str) -> None:
 async def notice_in_inbox(person: Person, code: str, product: str) -> Locator:
     """The notice of ``product`` in province ``code``'s inbox, once allocated."""
     return await reload_until(
-        person, f"/provinces/{code}", f"#notices section.card:has(h2:has-text('{product}'))"
+        person, f"/recipients/{code}", f"#notices section.card:has(h2:has-text('{product}'))"
     )
 
 
@@ -231,19 +231,20 @@ async def dispatch_notice(person: Person, code: str, product: str, carrier: str)
 
 
 async def confirm_receipt(
-    person: Person, code: str, product: str, rejected: int = 0, reason: str = "damaged"
+    person: Person, code: str, product: str, rejected: dict[str, int] | None = None
 ) -> Locator:
-    """The province's receipt form, once the notice shows as dispatched: the first lot with
-    ``rejected`` units not accepted for ``reason``; returns the notice, shown as received."""
+    """The recipient's receipt form, once the notice shows as dispatched: the first lot with
+    units not accepted, per reason (e.g. {"short": 10, "damaged": 5}); returns the notice,
+    shown as received."""
     selector = f"#notices section.card:has(h2:has-text('{product}')):has(form.receipt)"
-    notice = await reload_until(person, f"/provinces/{code}", selector)
+    notice = await reload_until(person, f"/recipients/{code}", selector)
     form = notice.locator("form.receipt")
     if rejected:
         lot = form.locator("fieldset.lot").first
         counted = int(await lot.get_attribute("data-counted") or 0)
-        await lot.locator("input.accepted").fill(str(counted - rejected))
-        await lot.locator("input.rejected").fill(str(rejected))
-        await lot.locator("select.reason").select_option(reason)
+        await lot.locator("input.accepted").fill(str(counted - sum(rejected.values())))
+        for reason, quantity in rejected.items():
+            await lot.locator(f"input.rejected[data-reason={reason}]").fill(str(quantity))
     await form.locator("button[type=submit]").click()
     shown = person.page.locator(f"#notices section.card:has(h2:has-text('{product}'))")
     status = "received_with_discrepancies" if rejected else "received"

@@ -60,7 +60,7 @@ async def test_no_serious_accessibility_violation_on_the_main_pages(
     await steps.sign_in(desk, "allocation.moh")
     await steps.sign_in(province, "province-01")
     await steps.customs_case(customs, "738-55500001")  # the arrival has reached customs
-    await steps.reload_until(province, "/provinces/01", "#notices section.card")
+    await steps.reload_until(province, "/recipients/01", "#notices section.card")
 
     pages = [
         (anonymous, "/login"),
@@ -71,7 +71,7 @@ async def test_no_serious_accessibility_violation_on_the_main_pages(
         (customs, "/"),
         (customs, "/?status=cleared"),
         (desk, "/"),
-        (province, "/provinces/01"),
+        (province, "/recipients/01"),
     ]
     await assert_no_blocking_violation(pages)
 
@@ -155,7 +155,7 @@ async def test_no_serious_accessibility_violation_on_the_operations_pages(
     await steps.sign_in(province, "province-01")
     await steps.sign_in(viewer, "viewer")
     await steps.open_case(customs, arrived["shipment_id"])  # the arrival has reached customs
-    await steps.reload_until(province, "/provinces/01", "#notices form.receipt")
+    await steps.reload_until(province, "/recipients/01", "#notices form.receipt")
     await steps.reload_until(viewer, "/donors", "main a[href^='/donors/']")
 
     pages = [
@@ -165,7 +165,7 @@ async def test_no_serious_accessibility_violation_on_the_operations_pages(
         (customs, f"/cases/{arrived['shipment_id']}"),
         (customs, f"/cases/{cleared['shipment_id']}"),
         (store, "/dispatch"),
-        (province, "/provinces/01"),
+        (province, "/recipients/01"),
         (viewer, "/"),
         (viewer, "/donors"),
         (viewer, "/donors/COVAX"),

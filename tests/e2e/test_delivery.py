@@ -37,7 +37,7 @@ async def test_a_notice_goes_from_issue_to_receipt_with_a_discrepancy(stack: Sta
         sid = shipment["shipment_id"]
         assert (await fast_track(stack, client, sid)).status_code == 200
         notice = await until(lambda: _notice(stack, client, "01", sid))
-        assert notice["status"] == "new" and notice["released_at"]
+        assert notice["status"] == "issued" and notice["released_at"]
         path = f"/api/v1/provinces/01/notices/{notice['notice_number']}"
 
         ack = await stack.call(client, "province-01", "POST", "allocation", f"{path}/acknowledge")

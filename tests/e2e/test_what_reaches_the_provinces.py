@@ -1,8 +1,9 @@
 """What reaches the provinces, end to end through the public APIs of the three services on
 the real Kafka and PostgreSQL: intake's inspection, customs' case, allocation's rounds.
 
-Each scenario ends by reading the 34 provinces' inboxes: summed over every notice of the
-consignment, plus what its rounds keep in the national reserve, they hold exactly the units
+Each scenario ends by reading every recipient's inbox, the 34 provinces' and the five national
+recipients': summed over every notice of the consignment, plus what its rounds keep in the
+national reserve, they hold exactly the units
 intake accepted and customs released, never a rejected, held or refused unit. A ledger kept
 across the module's scenarios is checked again at the end of each, so a consignment that must
 never reach a province (cancelled, fully rejected) is still checked after later ones have
@@ -20,7 +21,7 @@ import pytest
 
 from shared.infra.kafka_broker import KafkaBroker
 from shared.infra.postgres import EmbeddedPostgres
-from shared.reference_data import province_codes
+from shared.reference_data import national_recipients, province_codes
 from tests.e2e.flows import announce_and_arrive, fast_track, vaccine_consignment
 from tests.e2e.stack import Stack, until
 
@@ -155,12 +156,14 @@ class Flow:
         return approved
 
     async def notices(self) -> list[dict[str, Any]]:
-        """Every notice in the 34 provinces' inboxes, as each province reads its own."""
+        """Every notice in every recipient's inbox, as each recipient's officer reads its own."""
         found: list[dict[str, Any]] = []
-        for code in province_codes():
+        officers = [(c, f"province-{c}") for c in province_codes()]
+        officers += [(r.code, f"recipient-{r.code.lower()}") for r in national_recipients()]
+        for code, officer in officers:
             response = await self.stack.call(
-                self.client, f"province-{code}", "GET", "allocation",
-                f"/api/v1/provinces/{code}/notices", params={"limit": 200},
+                self.client, officer, "GET", "allocation",
+                f"/api/v1/recipients/{code}/notices", params={"limit": 200},
             )  # fmt: skip
             assert response.status_code == 200, response.text
             page = response.json()

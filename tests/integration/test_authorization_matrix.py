@@ -3,8 +3,9 @@
 The three apps run in-process on the real database and broker, with real data made through
 their APIs first (two consignments, HAN and SGN, announced, arrived, cleared, allocated).
 Each operation is taken from the service's OpenAPI document; its rule says which roles may
-call it and whether it is scoped to an airport or a province. An allowed call must not get
-401/403; any other call must. A list must never show another airport's or province's items.
+call it and whether it is scoped to an airport, a province or a recipient (a province or a
+national recipient). An allowed call must not get 401/403; any other call must. A list must
+never show another airport's or recipient's items.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ USERS = [
     "allocation.moh",
     "province-A",  # two province officers, of provinces that received notices
     "province-B",
+    "recipient-mod",  # a national recipient's officer
     "viewer",
     "admin",
     None,  # anonymous
@@ -63,7 +65,7 @@ SIGNED_IN = "signed-in"  # any role
 @dataclass(frozen=True)
 class Rule:
     roles: frozenset[Role] | str
-    scope: str | None = None  # "airport" or "province": the target's scope must be covered
+    scope: str | None = None  # "airport", "province" or "recipient": the target's, covered
 
 
 def _roles(*roles: Role) -> frozenset[Role]:
@@ -171,6 +173,14 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/donors/{donor}/report": Rule(NATIONAL),
     "GET /api/v1/shipments/{shipment_id}/timeline": Rule(NATIONAL),
 }
+# Every recipient's inbox and webhooks: the provinces' routes, for any recipient's code.
+INBOX = re.compile(r"^(\w+) /api/v1/provinces/\{code\}/(notices|webhooks)")
+RULES |= {
+    operation.replace("/provinces/", "/recipients/"): Rule(rule.roles, "recipient")
+    for operation, rule in RULES.items()
+    if INBOX.match(operation)
+}
+NATIONAL_RECIPIENT = "MOD"  # no notice of its own here: scoping comes before the lookup
 
 
 def rule_for(operation: str) -> Rule:
@@ -197,7 +207,7 @@ class World:
     settings: dict[str, Settings]
     apps: dict[str, FastAPI]
     shipments: dict[str, str]  # airport -> shipment id
-    notices: dict[str, str]  # province code -> a notice number of that province
+    notices: dict[str, str]  # recipient code -> a notice number of that recipient
 
 
 @contextlib.asynccontextmanager
@@ -297,11 +307,12 @@ def targets(rule: Rule, path: str, world: World) -> list[Target]:
     shipment = {"shipment_id": world.shipments["HAN"]}
     if rule.scope == "airport":
         return [Target(a, {"shipment_id": s, "airport": a}) for a, s in world.shipments.items()]
-    if rule.scope == "province":
+    if rule.scope in ("province", "recipient"):
         endpoint = str(uuid.uuid4())  # none such: found or not, only after the role check
         return [
             Target(c, {"code": c, "number": n, "endpoint_id": endpoint})
             for c, n in world.notices.items()
+            if rule.scope == "recipient" or c in province_codes()
         ]
     round_id = round_id_for(UUID(world.shipments["HAN"]))
     plain = Target(
@@ -353,7 +364,7 @@ def body_for(operation: str, target: Target) -> dict[str, Any]:
         return {"json": {"carrier": "VNPost cold truck"}}
     if operation.endswith("/receipt"):
         return {"json": {"lots": [{"lot_number": "ABV5300", "counted": 1, "accepted": 1}]}}
-    if operation == "POST /api/v1/provinces/{code}/webhooks":
+    if operation.endswith("/{code}/webhooks") and operation.startswith("POST"):
         return {"json": {"url": "http://127.0.0.1:9/hook"}}
     if operation.startswith("POST /api/v1/clearances/{shipment_id}/"):
         return {"json": CASE_STEPS[operation.split("{shipment_id}/", 1)[1]]}
@@ -433,7 +444,7 @@ def scope_leaks(user: str | None, operation: str, payload: Any) -> list[str]:
     if user is None or not isinstance(payload, dict) or "items" not in payload:
         return []
     principal = demo_users(province_codes())[user].principal
-    key = "province_code" if "/provinces/" in operation else "airport"
+    key = "province_code" if "/{code}/" in operation else "airport"
     return [
         f"{user} saw {item[key]} in {operation}"
         for item in payload["items"]
@@ -489,6 +500,7 @@ async def test_the_authorization_matrix_has_no_leaks(
             for u in USERS
         ]
         world.notices = {c: world.notices[c] for c in provinces}
+        world.notices[NATIONAL_RECIPIENT] = f"R-NONE-{NATIONAL_RECIPIENT}-1"
         outcome = Outcome()
         for service in MODULES:
             for last in (False, True):
@@ -497,7 +509,7 @@ async def test_the_authorization_matrix_has_no_leaks(
         operation_count = sum(len(operations(a)) for a in world.apps.values())
         print(
             f"\nauthorization matrix: {len(users)} roles x {operation_count} operations"
-            f" x 2 airports / 2 provinces = {outcome.calls} calls,"
+            f" x 2 airports / 2 provinces and a national recipient = {outcome.calls} calls,"
             f" {len(outcome.leaks)} leaks"
         )
         assert outcome.leaks == []

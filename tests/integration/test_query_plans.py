@@ -176,7 +176,7 @@ CLONE_SQL = {
         """INSERT INTO notices SELECT (jsonb_populate_record(NULL::notices, to_jsonb(n)
              || jsonb_build_object('notice_number', n.notice_number || '-' || g,
                   'shipment_id', md5(g::text)::uuid, 'round_id', n.round_id || '-' || g,
-                  'status', (ARRAY['new','acknowledged'])[1 + g % 2],
+                  'status', (ARRAY['issued','acknowledged'])[1 + g % 2],
                   'position', n.position + 100 * g))).*
            FROM notices n, generate_series(1, $1 / 34) g""",
         """INSERT INTO allocation_rounds SELECT (jsonb_populate_record(NULL::allocation_rounds,
@@ -229,7 +229,9 @@ def _reads(shipment_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]
         ],
         "allocation": [
             ("province-01", "/api/v1/provinces/01/notices", {}),
-            ("province-01", "/api/v1/provinces/01/notices", {"status": "new"}),
+            ("province-01", "/api/v1/recipients/01/notices", {}),
+            ("province-01", "/api/v1/provinces/01/notices", {"status": "issued"}),
+            ("recipient-mod", "/api/v1/recipients/MOD/notices", {"status": "new"}),  # old name
             ("allocation.moh", "/api/v1/provinces", {}),
             ("allocation.moh", "/api/v1/rounds", {}),
             ("allocation.moh", f"/api/v1/rounds/{shipment_id}", {}),
@@ -244,12 +246,13 @@ def _reads(shipment_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]
             ("approver.moh", f"/rounds/R-{uuid.UUID(shipment_id).hex.upper()}/annex", {}),
             ("allocation.moh", "/policies", {}),
             ("allocation.moh", "/", {}),
-            ("province-01", "/provinces/01", {}),
-            ("province-01", "/provinces/01/fragment", {}),
+            ("province-01", "/recipients/01", {}),
+            ("province-01", "/recipients/01/fragment", {}),
             ("viewer", "/api/v1/discrepancies", {}),
             ("viewer", "/api/v1/discrepancies", {"province": "01"}),
             ("viewer", "/api/v1/lead-times", {}),
             ("province-01", "/api/v1/provinces/01/webhooks", {}),
+            ("province-01", "/api/v1/recipients/01/webhooks", {}),
             ("store.nepi", "/dispatch", {}),
             ("viewer", "/discrepancies", {}),
         ],
@@ -278,18 +281,19 @@ async def _drive(
                 "/api/v1/provinces/01/notices", headers=_auth("province-01", service)
             )
             number = inbox.json()["items"][0]["notice_number"]
-            path = f"/api/v1/provinces/01/notices/{number}"
-            assert (await client.get(path, headers=_auth("province-01", service))).is_success
-            visited[service].add(_route_of(app, path))
-            printable = f"/provinces/01/notices/{number}/print"
+            for inboxes in ("provinces", "recipients"):  # the same routes under both
+                path = f"/api/v1/{inboxes}/01/notices/{number}"
+                assert (await client.get(path, headers=_auth("province-01", service))).is_success
+                visited[service].add(_route_of(app, path))
+                visited[service] |= await _drive_webhooks(app, client, inboxes)
+            printable = f"/recipients/01/notices/{number}/print"
             assert (await client.get(printable, headers=_auth("province-01", service))).is_success
-            visited[service] |= await _drive_webhooks(app, client)
     return visited
 
 
-async def _drive_webhooks(app: FastAPI, client: httpx.AsyncClient) -> set[str]:
+async def _drive_webhooks(app: FastAPI, client: httpx.AsyncClient, inboxes: str) -> set[str]:
     """A province's webhook, read with each of its routes (the delivery log included)."""
-    hooks, auth = "/api/v1/provinces/01/webhooks", _auth("province-01", "allocation")
+    hooks, auth = f"/api/v1/{inboxes}/01/webhooks", _auth("province-01", "allocation")
     created = await client.post(hooks, json={"url": "http://127.0.0.1:9/hook"}, headers=auth)
     assert created.status_code == 201, created.text
     one = f"{hooks}/{created.json()['endpoint_id']}"

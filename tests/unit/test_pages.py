@@ -27,6 +27,7 @@ from starlette.requests import Request
 from services.allocation import main as allocation_main
 from services.allocation import pages as allocation_pages
 from services.allocation.domain.notices import RECEIPT_REASONS, NoticeStatus
+from services.allocation.recipients import by_code
 from services.customs import main as customs_main
 from services.customs import pages as customs_pages
 from services.customs.domain import CaseStatus
@@ -132,7 +133,7 @@ NOTICE_ROW = {
     "quantity": 53350,
     "packs": 5335,
     "lots": [{"lot_number": "ABV5300", "expiry_date": "2027-06-30", "quantity": 53350}],
-    "status": "new",
+    "status": "issued",
     "allocated_at": NOW,
     "acknowledged_at": None,
     "acknowledged_by": None,
@@ -229,7 +230,7 @@ PAGES: list[tuple[str, str, dict[str, Any], str, str]] = [
         "inbox.html",
         {
             "user": PROVINCE_01,
-            "province": provinces()[0],
+            "recipient": by_code()["01"],
             "notices": [page_row(NOTICE_ROW, "lots")],
         },
         "Xác nhận đã nhận",
@@ -366,10 +367,15 @@ def test_the_inbox_fragment_is_the_list_alone() -> None:
 def test_the_inbox_follows_the_live_feed() -> None:
     notices = [page_row(NOTICE_ROW, "lots")]
     page = render(
-        "allocation", "inbox.html", "en", user=PROVINCE_01, province=provinces()[0], notices=notices
+        "allocation",
+        "inbox.html",
+        "en",
+        user=PROVINCE_01,
+        recipient=by_code()["01"],
+        notices=notices,
     )
-    assert "/api/v1/provinces/01/notices/stream" in page and "/provinces/01/fragment" in page
-    assert "/api/v1/provinces/01/notices/R-0A1B2C3D-01-1/acknowledge" in page
+    assert "/api/v1/recipients/01/notices/stream" in page and "/recipients/01/fragment" in page
+    assert "/api/v1/recipients/01/notices/R-0A1B2C3D-01-1/acknowledge" in page
 
 
 # -- the routes, with a stand-in for the database pool ------------------------------------
@@ -455,19 +461,21 @@ async def test_the_customs_queue_filters_by_status() -> None:
 async def test_a_province_officer_reads_its_own_inbox_only() -> None:
     browser, _ = client("allocation", [NOTICE_ROW], PROVINCE_01)
     home = await browser.get("/")
-    assert home.status_code == 303 and home.headers["location"] == "/provinces/01"
-    assert "Thông báo phân bổ" in (await browser.get("/provinces/01")).text
+    assert home.status_code == 303 and home.headers["location"] == "/recipients/01"
+    assert "Thông báo phân bổ" in (await browser.get("/recipients/01")).text
+    assert "Thông báo phân bổ" in (await browser.get("/provinces/01")).text  # as before
     assert (await browser.get("/provinces/79")).status_code == 403
     assert (await browser.get("/provinces/99")).status_code == 404
     fragment = await browser.get("/provinces/01/fragment", params={"lang": "en"})
     assert "<html" not in fragment.text and "Acknowledge" in fragment.text
 
 
-async def test_the_ministry_sees_the_rounds_and_every_province() -> None:
+async def test_the_ministry_sees_the_rounds_and_every_recipient() -> None:
     browser, _ = client("allocation", [ROUND_ROW], MINISTRY)
     page = await browser.get("/", params={"lang": "en"})
     assert page.status_code == 200 and "R-0A1B2C3D" in page.text
-    assert page.text.count('href="/provinces/') == len(provinces())
+    assert page.text.count('href="/recipients/') == len(provinces()) + 5  # and MOD, MPS, ...
+    assert 'href="/recipients/MOD"' in page.text
 
 
 # -- the catalogs ------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """A notice's life: issued on approval (one per recipient and line), then acknowledged,
 amended, dispatched, received. Pure rules.
 
-Statuses only move forward: new (issued) -> acknowledged -> dispatched -> received or
+Statuses only move forward: issued -> acknowledged -> dispatched -> received or
 received with discrepancies; an amendment to zero withdraws a notice before dispatch. The
 receipt is a proof of delivery in the sense of OpenLMIS: per lot, counted = dispatched and
-accepted + rejected = counted.
+accepted + the rejections = counted, with several rejections per lot (e.g. 10 short and 5
+damaged), each reason once.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def _amended(notice: Notice | None, event: NoticeAmended) -> Notice:
     if event.quantity == 0 and before_dispatch:
         status = NoticeStatus.WITHDRAWN
     elif base.status is NoticeStatus.WITHDRAWN:  # amended back from zero: issued again
-        status = NoticeStatus.NEW
+        status = NoticeStatus.ISSUED
     else:
         status = base.status
     return replace(base, quantity=event.quantity, lots=event.lots, status=status)
@@ -264,13 +265,7 @@ def _check_counted_lots(notice: Notice, counted: tuple[CountedLot, ...]) -> None
                 field=f"{where}/counted",
                 code="counted-not-dispatched",
             )
-        for r_index, rejection in enumerate(lot.rejections):
-            if rejection.reason not in RECEIPT_REASONS:
-                raise InvalidInput(
-                    "a province rejects for short, damaged or temperature_excursion",
-                    field=f"{where}/rejections/{r_index}/reason",
-                    code="reason-not-for-receipt",
-                )
+        _check_rejections(lot, where)
     missing = sorted(set(dispatched) - seen)
     if missing:
         raise InvalidInput(
@@ -278,3 +273,23 @@ def _check_counted_lots(notice: Notice, counted: tuple[CountedLot, ...]) -> None
             field="lots",
             code="lots-not-counted",
         )
+
+
+def _check_rejections(lot: CountedLot, where: str) -> None:
+    """Each rejection for a receipt reason, each reason once (its quantities in one line)."""
+    reasons: set[RejectionReason] = set()
+    for index, rejection in enumerate(lot.rejections):
+        field = f"{where}/rejections/{index}/reason"
+        if rejection.reason not in RECEIPT_REASONS:
+            raise InvalidInput(
+                "a recipient rejects for short, damaged or temperature_excursion",
+                field=field,
+                code="reason-not-for-receipt",
+            )
+        if rejection.reason in reasons:
+            raise InvalidInput(
+                f"{rejection.reason} is given twice for lot {lot.lot_number}: give its total once",
+                field=field,
+                code="duplicate-reason",
+            )
+        reasons.add(rejection.reason)

@@ -19,18 +19,23 @@ class RoundStatus(StrEnum):
 
 
 class NoticeStatus(StrEnum):
-    """An allocation notice's status in a province's inbox; ``new`` is the issued notice."""
+    """An allocation notice's status in a recipient's inbox. ``issued`` was called ``new``
+    before: that name is still accepted, e.g. in the filter of an old client."""
 
-    NEW = "new"
+    ISSUED = "issued"
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
     RECEIVED = "received"
     RECEIVED_WITH_DISCREPANCIES = "received_with_discrepancies"
     WITHDRAWN = "withdrawn"  # amended to zero before dispatch
 
+    @classmethod
+    def _missing_(cls, value: object) -> NoticeStatus | None:
+        return cls.ISSUED if value == "new" else None
+
 
 ORDER = {
-    NoticeStatus.NEW: 0,
+    NoticeStatus.ISSUED: 0,
     NoticeStatus.ACKNOWLEDGED: 1,
     NoticeStatus.DISPATCHED: 2,
     NoticeStatus.RECEIVED: 3,
@@ -45,12 +50,12 @@ class Notice:
     line_no: int = 0
     quantity: int = 0
     lots: tuple[Lot, ...] = ()
-    status: NoticeStatus = NoticeStatus.NEW
+    status: NoticeStatus = NoticeStatus.ISSUED
     dispatched_lots: tuple[Lot, ...] = ()
 
     @property
     def acknowledged(self) -> bool:
-        return self.status is not NoticeStatus.NEW
+        return self.status is not NoticeStatus.ISSUED
 
     @property
     def dispatched(self) -> bool:

@@ -1,5 +1,5 @@
-"""A province's webhooks: register (the secret shown once), list, delete, the delivery log,
-and replay from a point."""
+"""A recipient's webhooks (a province's or a national recipient's): register (the secret
+shown once), list, delete, the delivery log, and replay from a point."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.allocation.api import ProvinceCode
+from services.allocation.api import RecipientCode, every_recipient, known_recipient
 from services.allocation.webhooks import queries, registry, signing
 from services.allocation.webhooks.queries import AttemptView, DeliveryView, EndpointView
 from services.allocation.webhooks.settings import WebhookSettings
 from shared.auth import Principal, Role
 from shared.contracts.limits import NAME_LENGTH, Text
 from shared.db import Conn
-from shared.decider import InvalidInput, NotFound
+from shared.decider import InvalidInput
 from shared.http.commands import IdempotencyKey, run_command
 from shared.http.deps import RuntimeDep
 from shared.http.security import CurrentUser
-from shared.reference_data import province_codes
 from shared.runtime import Runtime
 
-router = APIRouter(prefix="/api/v1/provinces/{code}/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/api/v1", tags=["webhooks"])
+hooks = APIRouter(prefix="/webhooks")
 MAX_POSITION = 2**63 - 1
 READERS = (Role.PROVINCE_OFFICER, Role.ALLOCATION_OFFICER, Role.NATIONAL_VIEWER)
 
@@ -80,25 +80,24 @@ def _box(runtime: Runtime) -> signing.SecretBox:
     return signing.SecretBox(_settings().secret_key or runtime.settings.jwt_secret)
 
 
-def _province(user: Principal, code: str, *roles: Role) -> None:
-    if code not in province_codes():
-        raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
+def _recipient(user: Principal, code: str, *roles: Role) -> None:
+    known_recipient(code)
     user.require(*roles)
-    user.require_scope(code, "province")
+    user.require_scope(code, "recipient")
 
 
-@router.post("", response_model=WebhookCreated, status_code=201)
+@hooks.post("", response_model=WebhookCreated, status_code=201)
 async def register(
-    code: ProvinceCode,
+    code: RecipientCode,
     body: WebhookCreate,
     request: Request,
     runtime: RuntimeDep,
     user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Register an HTTPS endpoint for the province's notices, amendments and dispatches,
+    """Register an HTTPS endpoint for the recipient's notices, amendments and dispatches,
     signed per Standard Webhooks. The ``whsec_`` secret is in this response only."""
-    _province(user, code, Role.PROVINCE_OFFICER)
+    _recipient(user, code, Role.PROVINCE_OFFICER)
     shown: dict[str, str] = {}
 
     async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
@@ -128,25 +127,25 @@ def _json(response: JSONResponse) -> dict[str, Any]:
     return loaded
 
 
-@router.get("", response_model=list[WebhookPublic])
+@hooks.get("", response_model=list[WebhookPublic])
 async def list_webhooks(
-    code: ProvinceCode, runtime: RuntimeDep, user: CurrentUser
+    code: RecipientCode, runtime: RuntimeDep, user: CurrentUser
 ) -> list[EndpointView]:
-    _province(user, code, *READERS)
+    _recipient(user, code, *READERS)
     return await queries.endpoints(runtime.pool, code)
 
 
-@router.get("/{endpoint_id}", response_model=WebhookPublic)
+@hooks.get("/{endpoint_id}", response_model=WebhookPublic)
 async def get_webhook(
-    code: ProvinceCode, endpoint_id: UUID, runtime: RuntimeDep, user: CurrentUser
+    code: RecipientCode, endpoint_id: UUID, runtime: RuntimeDep, user: CurrentUser
 ) -> EndpointView:
-    _province(user, code, *READERS)
+    _recipient(user, code, *READERS)
     return await queries.existing_endpoint(runtime.pool, code, endpoint_id)
 
 
-@router.delete("/{endpoint_id}", response_model=WebhookPublic)
+@hooks.delete("/{endpoint_id}", response_model=WebhookPublic)
 async def delete_webhook(
-    code: ProvinceCode,
+    code: RecipientCode,
     endpoint_id: UUID,
     request: Request,
     runtime: RuntimeDep,
@@ -154,7 +153,7 @@ async def delete_webhook(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """No more deliveries; pending ones are cancelled. Deleting twice is harmless."""
-    _province(user, code, Role.PROVINCE_OFFICER)
+    _recipient(user, code, Role.PROVINCE_OFFICER)
 
     async def action(conn: Conn) -> tuple[int, dict[str, Any]]:
         return 200, (await registry.remove(conn, code, endpoint_id)).model_dump(mode="json")
@@ -164,9 +163,9 @@ async def delete_webhook(
     )
 
 
-@router.post("/{endpoint_id}/replay", response_model=ReplayStarted, status_code=202)
+@hooks.post("/{endpoint_id}/replay", response_model=ReplayStarted, status_code=202)
 async def replay(
-    code: ProvinceCode,
+    code: RecipientCode,
     endpoint_id: UUID,
     body: ReplayCreate,
     request: Request,
@@ -174,9 +173,9 @@ async def replay(
     user: CurrentUser,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Deliver again every notice, amendment and dispatch of the province after a position
+    """Deliver again every notice, amendment and dispatch of the recipient after a position
     (an event's ``position``, e.g. from the delivery log) and/or since a time."""
-    _province(user, code, Role.PROVINCE_OFFICER)
+    _recipient(user, code, Role.PROVINCE_OFFICER)
     give_up = _settings().give_up_seconds
     if body.since is not None and body.since.utcoffset() is None:
         raise InvalidInput("give a time zone (e.g. +07:00)", field="since", code="naive-time")
@@ -192,9 +191,9 @@ async def replay(
     )
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=list[DeliveryPublic])
+@hooks.get("/{endpoint_id}/deliveries", response_model=list[DeliveryPublic])
 async def deliveries(
-    code: ProvinceCode,
+    code: RecipientCode,
     endpoint_id: UUID,
     runtime: RuntimeDep,
     user: CurrentUser,
@@ -203,14 +202,14 @@ async def deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[DeliveryView]:
     """Each event for this endpoint, newest first, with its status and attempts."""
-    _province(user, code, *READERS)
+    _recipient(user, code, *READERS)
     await queries.existing_endpoint(runtime.pool, code, endpoint_id)
     return await queries.deliveries(runtime.pool, endpoint_id, status, before, limit)
 
 
-@router.get("/{endpoint_id}/attempts", response_model=list[AttemptPublic])
+@hooks.get("/{endpoint_id}/attempts", response_model=list[AttemptPublic])
 async def attempts(
-    code: ProvinceCode,
+    code: RecipientCode,
     endpoint_id: UUID,
     runtime: RuntimeDep,
     user: CurrentUser,
@@ -218,6 +217,9 @@ async def attempts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[AttemptView]:
     """The delivery log: every attempt, its status code or error, and when the next one is."""
-    _province(user, code, *READERS)
+    _recipient(user, code, *READERS)
     await queries.existing_endpoint(runtime.pool, code, endpoint_id)
     return await queries.attempts(runtime.pool, endpoint_id, before, limit)
+
+
+router.include_router(every_recipient(hooks))

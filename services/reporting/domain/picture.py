@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from services.reporting.domain import measures as m
 from services.reporting.domain.facts import Consignment
 from shared.contracts.values import Unit
+from shared.reference_data import NationalRecipient
 
 HISTOGRAM_HOURS: tuple[float, ...] = (1, 3, 6, 12, 24, 48, 72, 168, 336, float("inf"))
 """Upper bounds of the lead-time histograms, in hours."""
@@ -58,6 +59,16 @@ class ProvinceRow(BaseModel):
     doses_per_100: float
 
 
+class NationalRow(BaseModel):
+    """A national recipient (the army, the police, National EPI, ...): doses, no population."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    allocated_doses: int
+    received_doses: int
+
+
 class TotalRow(BaseModel):
     key: str
     consignments: int
@@ -91,6 +102,7 @@ class Dashboard(BaseModel):
     pipeline: list[PipelineRow]
     lead_times: list[Distribution]
     provinces: list[ProvinceRow]
+    national: list[NationalRow] = []
     donors: list[TotalRow]
     channels: list[TotalRow]
     products: list[ProductRow]
@@ -195,6 +207,29 @@ def provinces(
     return rows
 
 
+def national(
+    consignments: Sequence[Consignment], recipients: Sequence[NationalRecipient]
+) -> list[NationalRow]:
+    """Doses allocated to and received by each national recipient."""
+    allocated: Counter[str] = Counter()
+    received: Counter[str] = Counter()
+    for c in consignments:
+        for n in c.notices.values():
+            if n.unit is Unit.DOSES:
+                allocated[n.province_code] += n.quantity
+                received[n.province_code] += n.accepted or 0
+    return [
+        NationalRow(
+            code=r.code,
+            name_vi=r.name_vi,
+            name_en=r.name_en,
+            allocated_doses=allocated[r.code],
+            received_doses=received[r.code],
+        )
+        for r in recipients
+    ]
+
+
 def _totals(consignments: Sequence[Consignment], key: str) -> list[TotalRow]:
     rows: dict[str, TotalRow] = {}
     for c in consignments:
@@ -271,8 +306,10 @@ def dashboard(
     populations: Sequence[Population],
     now: datetime,
     replayed: bool,
+    recipients: Sequence[NationalRecipient] = (),
 ) -> Dashboard:
-    """The whole national picture at ``now`` (``replayed``: rebuilt for ``as_of``)."""
+    """The whole national picture at ``now`` (``replayed``: rebuilt for ``as_of``), with the
+    national ``recipients``' doses beside the provinces'."""
     known = sorted(counted(consignments), key=lambda c: c.shipment_id)
     return Dashboard(
         as_of=now,
@@ -280,6 +317,7 @@ def dashboard(
         pipeline=pipeline(known),
         lead_times=lead_times(known),
         provinces=provinces(known, populations),
+        national=national(known, recipients),
         donors=donors(known),
         channels=channels(known),
         products=products(known),

@@ -50,4 +50,4 @@ async def test_a_notice_is_not_found_through_another_province(pool: asyncpg.Pool
         await run(pool, lambda conn: ACKNOWLEDGE(conn, acknowledgement(number, "79"), METADATA))
     assert refused.value.code == "notice-not-found"
     status = await pool.fetchval("SELECT status FROM notices WHERE notice_number = $1", number)
-    assert status == NoticeStatus.NEW
+    assert status == NoticeStatus.ISSUED

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.allocation.recipients import by_code
 from shared.auth import Role
 from shared.http.pages import page_row
-from shared.reference_data import provinces
 from tests.unit.test_pages import NOTICE_ROW, NOW, PROVINCE_01, client, render, user
 
 JSON = ("lots", "dispatched_lots", "received_lots")
@@ -48,6 +48,9 @@ def test_a_dispatched_notice_offers_the_receipt_form_per_lot() -> None:
     assert 'class="receipt"' in page and 'data-lot="ABV5300" data-counted="53350"' in page
     assert "Xác nhận đã nhận hàng" in page and "sai lệch nhiệt độ" in page
     assert '<label>Nhận đạt <input class="accepted"' in page  # every field has its label
+    # one quantity per reason: several reasons on one lot need no script to add a row
+    for reason in ("short", "damaged", "temperature_excursion"):
+        assert f'name="lots/0/rejected/{reason}" data-reason="{reason}"' in page
     english = render(
         "allocation", "_notices.html", "en", user=PROVINCE_01, notices=[row(DISPATCHED)]
     )
@@ -64,7 +67,7 @@ def test_the_printable_notice_carries_the_decision_number() -> None:
         "notice_print.html",
         "vi",
         user=PROVINCE_01,
-        province=provinces()[0],
+        recipient=by_code()["01"],
         n=row(RECEIVED),
     )
     assert "3400/QĐ-BYT" in page and "53.330" in page and "sai lệch nhiệt độ" in page
@@ -73,7 +76,7 @@ def test_the_printable_notice_carries_the_decision_number() -> None:
         "notice_print.html",
         "en",
         user=PROVINCE_01,
-        province=provinces()[0],
+        recipient=by_code()["01"],
         n=row(NOTICE_ROW | {"decision_number": ""}),
     )
     assert "not decided yet" in pending and 'id="print"' in pending
@@ -85,7 +88,7 @@ async def test_the_store_officer_lands_on_the_dispatch_desk() -> None:
     assert home.status_code == 303 and home.headers["location"] == "/dispatch"
     desk = await browser.get("/dispatch", params={"lang": "en"})
     assert desk.status_code == 200 and 'class="dispatch"' in desk.text
-    assert "/api/v1/provinces/01/notices/R-0A1B2C3D-01-1/dispatch" in desk.text
+    assert "/api/v1/recipients/01/notices/R-0A1B2C3D-01-1/dispatch" in desk.text
     assert '<label>Carrier <input name="carrier" required' in desk.text
     province = client("allocation", [NOTICE_ROW], PROVINCE_01)[0]
     assert (await province.get("/dispatch")).status_code == 403
@@ -98,6 +101,22 @@ async def test_a_printable_notice_of_another_province_is_refused() -> None:
     assert (await browser.get(f"/provinces/79/notices/{number}/print")).status_code == 403
     store = client("allocation", [NOTICE_ROW], STORE)[0]
     assert (await store.get(f"/provinces/79/notices/{number}/print")).status_code == 404
+    assert (await store.get(f"/recipients/01/notices/{number}/print")).status_code == 200
+
+
+async def test_a_national_recipient_has_its_inbox_and_printable_notice() -> None:
+    mod = user(Role.PROVINCE_OFFICER, "MOD")
+    notice = NOTICE_ROW | {"province_code": "MOD", "notice_number": "R-0A1B2C3D-MOD-1"}
+    browser, _ = client("allocation", [notice], mod)
+    home = await browser.get("/")
+    assert home.status_code == 303 and home.headers["location"] == "/recipients/MOD"
+    inbox = await browser.get("/recipients/MOD", params={"lang": "en"})
+    assert inbox.status_code == 200 and "Ministry of National Defence" in inbox.text
+    assert "/api/v1/recipients/MOD/notices/R-0A1B2C3D-MOD-1/acknowledge" in inbox.text
+    assert (await browser.get("/recipients/01")).status_code == 403
+    assert (await browser.get("/recipients/XYZ")).status_code == 404
+    printed = await browser.get("/recipients/MOD/notices/R-0A1B2C3D-MOD-1/print")
+    assert printed.status_code == 200 and "MOD · Ministry of National Defence" in printed.text
 
 
 async def test_the_discrepancies_are_listed_for_national_readers() -> None:

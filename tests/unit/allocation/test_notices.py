@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from services.allocation.commands import draft_for
+from services.allocation.delivery_api import ReceivedLotIn
 from services.allocation.domain import (
     AcknowledgeNotice,
     ConsignmentAllocation,
@@ -242,7 +244,7 @@ def _step(
             return list(decider.decide(receive(()), state))
         lots = counted(sent, min(short, sent[0].quantity) if step == "short" else 0)
         return list(decider.decide(receive(lots), state))
-    if current.status in (NoticeStatus.NEW, NoticeStatus.ACKNOWLEDGED):  # before dispatch
+    if current.status in (NoticeStatus.ISSUED, NoticeStatus.ACKNOWLEDGED):  # before dispatch
         quantity = 0 if step == "amend0" else 1000
         lots = () if step == "amend0" else (notice.lots[0].model_copy(update={"quantity": 1000}),)
         return [amended(quantity, lots)]
@@ -280,3 +282,87 @@ def test_accepted_plus_rejected_equals_dispatched_per_lot(
     assert event.with_discrepancies == any(shortfalls)
     for x, sent in zip(event.lots, notice.lots, strict=True):
         assert x.accepted + sum(r.quantity for r in x.rejections) == sent.quantity
+
+
+RECEIPT = [RejectionReason.SHORT, RejectionReason.DAMAGED, RejectionReason.TEMPERATURE_EXCURSION]
+
+
+@st.composite
+def received_lot(draw: st.DrawFn, sent: Lot) -> CountedLot:
+    """A lot counted on arrival: any of the receipt reasons, each once, within what was sent."""
+    reasons = draw(st.lists(st.sampled_from(RECEIPT), unique=True, max_size=len(RECEIPT)))
+    quantities = [draw(st.integers(1, sent.quantity // 4)) for _ in reasons]
+    return CountedLot(
+        line_no=1,
+        lot_number=sent.lot_number,
+        counted=sent.quantity,
+        accepted=sent.quantity - sum(quantities),
+        rejections=tuple(
+            Rejection(reason=r, quantity=q) for r, q in zip(reasons, quantities, strict=True)
+        ),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_several_reasons_on_a_lot_add_up_to_what_was_dispatched(data: st.DataObject) -> None:
+    state, notice = allocated()
+    state = apply(state, decider.decide(dispatch(), state))
+    lots = tuple(data.draw(received_lot(sent)) for sent in notice.lots)
+    [event] = decider.decide(receive(lots), state)
+    assert isinstance(event, NoticeReceived) and event.lots == lots
+    assert event.with_discrepancies == any(x.rejections for x in lots)
+    for x, sent in zip(event.lots, notice.lots, strict=True):
+        assert x.accepted + sum(r.quantity for r in x.rejections) == sent.quantity
+    status = apply(state, [event]).notices[NUMBER].status
+    assert (status is NoticeStatus.RECEIVED_WITH_DISCREPANCIES) == event.with_discrepancies
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_a_reason_given_twice_on_a_lot_is_refused_on_its_field(data: st.DataObject) -> None:
+    state, notice = allocated()
+    state = apply(state, decider.decide(dispatch(), state))
+    lots = [data.draw(received_lot(sent)) for sent in notice.lots]
+    index = data.draw(st.integers(0, len(lots) - 1))
+    twice = data.draw(st.sampled_from(RECEIPT))
+    lot_ = lots[index]
+    rejections = [*lot_.rejections, Rejection(reason=twice, quantity=1)]
+    if twice not in {r.reason for r in lot_.rejections}:
+        rejections.append(Rejection(reason=twice, quantity=1))
+    accepted = lot_.counted - sum(r.quantity for r in rejections)
+    lots[index] = CountedLot.model_validate(
+        lot_.model_dump() | {"accepted": accepted, "rejections": tuple(rejections)}
+    )
+    with pytest.raises(InvalidInput) as refused:
+        decider.decide(receive(tuple(lots)), state)
+    assert refused.value.code == "duplicate-reason"
+    assert refused.value.field == f"lots/{index}/rejections/{len(rejections) - 1}/reason"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    counted_=st.integers(0, 10_000),
+    accepted=st.integers(0, 10_000),
+    rejected=st.lists(st.integers(1, 5_000), max_size=3),
+)
+def test_the_receipt_form_adds_up_or_is_refused(
+    counted_: int, accepted: int, rejected: list[int]
+) -> None:
+    """The API's lot: accepted + the rejections = counted, else a message on the lot."""
+    body = {
+        "lot_number": "A1",
+        "counted": counted_,
+        "accepted": accepted,
+        "rejections": [
+            {"reason": r, "quantity": q} for r, q in zip(RECEIPT, rejected, strict=False)
+        ],
+    }
+    adds_up = accepted + sum(rejected) == counted_
+    try:
+        ReceivedLotIn.model_validate(body)
+    except ValidationError as error:
+        assert not adds_up
+        assert "must equal counted" in str(error)
+    else:
+        assert adds_up

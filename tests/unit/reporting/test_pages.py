@@ -17,6 +17,7 @@ from services.reporting.domain.replay import Recorded, fold
 from services.reporting.queries import Timeline, TimelineEntry
 from shared.auth import Principal, Role
 from shared.http.pages import viet_nam_time
+from shared.reference_data import national_recipients
 from tests.reporting_events import T0, flow
 from tests.unit.test_pages import environment, render
 
@@ -154,3 +155,29 @@ def test_the_province_summary_and_the_timeline() -> None:
         local=viet_nam_time,
     )
     assert "ShipmentAnnounced" in html and "intake.han" in html and "01/08/2021 08:00" in html
+
+
+def test_the_dashboard_shows_what_each_national_recipient_received() -> None:
+    events = flow(SHIPMENT, donor="China", doses=1000, provinces=("MOD", "01"))
+    recorded = [Recorded(str(p.event.shipment_id), p.recorded_at, p.event) for p in events]
+    view = picture.dashboard(
+        fold(recorded).values(), populations(), NOW, False, national_recipients()
+    )
+    assert [r.code for r in view.national] == ["MOD", "MPS", "NEPI", "NICVB", "MOHH"]
+    army = view.national[0]
+    assert army.allocated_doses == 500 and 0 < army.received_doses <= 500  # as received
+    assert all(r.allocated_doses == 0 for r in view.national[1:])
+    html = render(
+        "reporting",
+        "_dashboard.html",
+        "en",
+        user=VIEWER,
+        view=view,
+        charts=pages._charts(view, "en", environment("reporting")[1].gettext("en")),
+        as_of="",
+        as_of_error=None,
+        sort="code",
+        sortable=pages.SORTABLE,
+        local=viet_nam_time,
+    )
+    assert "National recipients" in html and "MOD · Ministry of National Defence" in html

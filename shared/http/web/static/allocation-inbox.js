@@ -1,18 +1,23 @@
-// The province inbox: acknowledge a notice, confirm its receipt per lot, refresh the list
-// when a notice arrives or changes.
+// A recipient's inbox (a province's or a national recipient's): acknowledge a notice,
+// confirm its receipt per lot, refresh the list when a notice arrives or changes.
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
   const list = document.getElementById("notices");
+  // One rejection line per reason given a quantity; each input is named by the line it
+  // became, so that the server's message for "lots/0/rejections/1/quantity" lands on it.
   const receipt = (form) => ({
-    lots: [...form.querySelectorAll("fieldset.lot")].map((lot) => {
-      const counted = Number(lot.dataset.counted);
-      const rejected = Number(lot.querySelector(".rejected").value || 0);
-      const rejections = rejected > 0 ? [{
-        reason: lot.querySelector(".reason").value, quantity: rejected,
-        note: lot.querySelector(".note").value.trim(),
-      }] : [];
+    lots: [...form.querySelectorAll("fieldset.lot")].map((lot, k) => {
+      const note = lot.querySelector(".note").value.trim();
+      const given = [...lot.querySelectorAll(".rejected")].filter((input) => {
+        delete input.dataset.field;
+        return input.value !== "" && Number(input.value) !== 0;
+      });
+      const rejections = given.map((input, index) => {
+        input.dataset.field = `lots/${k}/rejections/${index}/quantity`;
+        return { reason: input.dataset.reason, quantity: Number(input.value), note };
+      });
       return {
-        lot_number: lot.dataset.lot, counted,
+        lot_number: lot.dataset.lot, counted: Number(lot.dataset.counted),
         accepted: Number(lot.querySelector(".accepted").value), rejections,
       };
     }),
