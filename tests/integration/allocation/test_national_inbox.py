@@ -27,7 +27,7 @@ from tests.unit.builders import NOW, SHIPMENT, cleared, line, lot
 pytestmark = pytest.mark.integration
 
 LINE = line(1, 200_000, lots=(lot("V1", 120_000), lot("V2", 80_000, days=300)))
-DONOR = "Ministry of National Defence of China"
+DONOR = "China Ministry of National Defence"
 NUMBER = domain.notice_number_for(domain.round_id_for(SHIPMENT), "MOD", 1)
 NOTICE = f"/api/v1/recipients/MOD/notices/{NUMBER}"
 ARMY = "recipient-mod"

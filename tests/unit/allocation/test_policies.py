@@ -134,6 +134,10 @@ def test_a_policy_is_chosen_by_donor_and_product() -> None:
     assert policy_for("China", ("Vero Cell",), RoundSource.RELEASE).id == (
         "china-vero-cell-border-2021"
     )
+    # The army's gift as the 2021 consignment names its donor; it is Vero Cell from China too.
+    for source in (RoundSource.RELEASE, RoundSource.FAST_TRACK):
+        chosen = policy_for("China Ministry of National Defence", ("Vero Cell",), source)
+        assert (chosen.id, chosen.version) == ("china-mod-earmark", 2)
     assert policy_for("USA", ("Spikevax (Moderna)",), RoundSource.FAST_TRACK).id == (DEFAULT_POLICY)
     assert policy_for("COVAX", ("Vaxzevria (AstraZeneca)",), RoundSource.RELEASE).id == (
         DEFAULT_POLICY
