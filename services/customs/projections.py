@@ -50,12 +50,16 @@ class ClearanceCasesProjection:
         await self.apply_batch(conn, [event])
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        for stream_id in dict.fromkeys(e.stream_id for e in events):
-            records = await self.store.load(conn, stream_id)
+        """All the batch's cases: one read of their streams, one executemany of their rows."""
+        streams = await self.store.load_many(conn, list(dict.fromkeys(e.stream_id for e in events)))
+        rows = []
+        for records in streams.values():
             state = domain.decider.fold(r.decode() for r in records)
             if state.opened is not None:
                 row = case_row(state, records)
-                await conn.execute(UPSERT, *(_param(c, row[c]) for c in COLUMNS))
+                rows.append([_param(c, row[c]) for c in COLUMNS])
+        if rows:
+            await conn.executemany(UPSERT, rows)
 
 
 def _param(column: str, value: Any) -> Any:
