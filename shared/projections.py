@@ -43,12 +43,35 @@ class BatchProjection(Protocol):
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None: ...
 
 
+@dataclass(frozen=True)
+class FoldedStream:
+    """A stream as a unit of work leaves it: its state after its new events, and all its
+    records (the new ones included), in order."""
+
+    state: Any
+    records: Sequence[RecordedEvent]
+
+
+@runtime_checkable
+class FoldedProjection(Protocol):
+    """A projection of whole streams' states. Fed the states a unit of work has folded
+    already, it reads and decodes nothing; ``apply_batch`` stays for the other paths."""
+
+    async def apply_folded(self, conn: Conn, streams: Sequence[FoldedStream]) -> None: ...
+
+
 async def project(
-    conn: Conn, projections: Iterable[Projection], events: Sequence[RecordedEvent]
+    conn: Conn,
+    projections: Iterable[Projection],
+    events: Sequence[RecordedEvent],
+    folded: Sequence[FoldedStream] | None = None,
 ) -> None:
-    """Apply ``events`` (in position order) to each projection, set-based where it can."""
+    """Apply ``events`` (in position order) to each projection, set-based where it can;
+    ``folded``, when given, holds the state of every stream that has events among them."""
     for projection in projections:
-        if isinstance(projection, BatchProjection):
+        if folded is not None and isinstance(projection, FoldedProjection):
+            await projection.apply_folded(conn, folded)
+        elif isinstance(projection, BatchProjection):
             await projection.apply_batch(conn, events)
         else:
             for event in events:

@@ -8,7 +8,6 @@ disagree with them. It costs one read of the stream per case and batch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +16,9 @@ from services.customs.domain import ClearanceCase
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import ClearedFastTrack, Examination, GoodsReleased
 from shared.contracts.values import Storage
-from shared.db import Conn
+from shared.db import Conn, to_json
 from shared.eventstore import EventStore, RecordedEvent
+from shared.projections import FoldedStream
 
 COLUMNS = (
     "shipment_id", "airport", "donor", "channel", "airway_bill", "expected_arrival", "status",
@@ -52,18 +52,19 @@ class ClearanceCasesProjection:
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         """All the batch's cases: one read of their streams, one executemany of their rows."""
         streams = await self.store.load_many(conn, list(dict.fromkeys(e.stream_id for e in events)))
-        rows = []
-        for records in streams.values():
-            state = domain.decider.fold(r.decode() for r in records)
-            if state.opened is not None:
-                row = case_row(state, records)
-                rows.append([_param(c, row[c]) for c in COLUMNS])
+        await self.apply_folded(
+            conn,
+            [FoldedStream(domain.decider.fold(r.decode() for r in s), s) for s in streams.values()],
+        )
+
+    async def apply_folded(self, conn: Conn, streams: Sequence[FoldedStream]) -> None:
+        rows = [case_row(s.state, s.records) for s in streams if s.state.opened is not None]
         if rows:
-            await conn.executemany(UPSERT, rows)
+            await conn.executemany(UPSERT, [[_param(c, r[c]) for c in COLUMNS] for r in rows])
 
 
 def _param(column: str, value: Any) -> Any:
-    return json.dumps(value, default=str) if column in JSON_COLUMNS and value is not None else value
+    return to_json(value) if column in JSON_COLUMNS and value is not None else value
 
 
 def case_row(state: ClearanceCase, records: Sequence[RecordedEvent]) -> dict[str, Any]:
