@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,24 @@ from shared.settings import Settings, topic_of
 log = logging.getLogger(__name__)
 _READY_TIMEOUT = 3.0  # seconds a readiness probe waits for the database or the broker
 _WATCH_INTERVAL = 2.0  # seconds between two checks of the dependency watch
+
+
+_YOUNG_GENERATION = 10_000  # objects allocated between two young collections (default 700)
+_heap_settled = False
+
+
+def settle_heap() -> None:
+    """Once per process, when the service has started: its modules, models and templates
+    live as long as it does, so they are frozen out of the collector's full scans, and the
+    young generation is made large enough that a consumed batch is not rescanned a dozen
+    times on its way (the full scans took a third of a catch-up's time)."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_YOUNG_GENERATION, 10, 10)
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class Runtime:
             self._spawn(self.consumer_supervisor.run(), "consumer")
         for work in self.spec.background:
             self._spawn(work(self), work.__qualname__)
+        settle_heap()
 
     def _consumer(self, handler: Handler | Reaction) -> ConsumerRunner:
         settings = self.settings
