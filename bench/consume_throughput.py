@@ -35,6 +35,7 @@ from shared.consumer import ConsumerRunner
 from shared.consumer.unit_of_work import BatchUnitOfWork, StreamCommand
 from shared.contracts.intake import ShipmentAnnounced
 from shared.contracts.values import Category, Channel, LineItem, Lot, Storage, Unit
+from shared.db import create_pool
 from shared.envelope import to_kafka
 from shared.eventstore import EventStore, RecordedEvent
 from shared.infra.kafka_broker import KafkaBroker, create_topics, ensure_kafka_jars, free_port
@@ -162,8 +163,7 @@ async def fill_store(pool: asyncpg.Pool, database: str, total: int) -> None:
 
 
 async def measure(database: str, bootstrap: str, events: int, rebuild_events: int) -> None:
-    pool = await asyncpg.create_pool(database, min_size=2, max_size=6)
-    assert pool is not None
+    pool = await create_pool(database, min_size=2, max_size=6)
     async with pool.acquire() as conn:
         await migrate(conn)
         await migrate(conn, SPEC.migrations)

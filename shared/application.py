@@ -2,7 +2,7 @@
 
 ``CommandHandler.handle`` runs inside the caller's transaction (an HTTP request or a
 consumer batch) and sends three statements: the load, the append (which checks the
-expected version itself) and the projections' updates. A ``StateProjection`` is handed
+expected version itself) and the projections' updates. A ``FoldedProjection`` is handed
 the state the command was decided on, moved on by its events, instead of loading and
 folding the stream a second time. ``in_transaction`` opens the
 transaction and runs the work again, from the start, after a concurrency conflict.
@@ -15,7 +15,7 @@ its first write.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 import asyncpg
 
@@ -23,18 +23,9 @@ from shared.contracts.base import DomainEvent, JsonDict
 from shared.db import Conn
 from shared.decider import C, Decider, DomainError, S
 from shared.eventstore import ConcurrencyError, EventStore, NewEvent, RecordedEvent
-from shared.projections import Projection, project
+from shared.projections import FoldedProjection, FoldedStream, Projection, project
 
 T = TypeVar("T")
-
-
-class StateProjection(Protocol):
-    """A projection whose row is a stream's folded state (e.g. a case with every rule
-    applied). ``history`` is the whole stream, the new events last."""
-
-    async def apply_state(
-        self, conn: Conn, state: Any, history: Sequence[RecordedEvent]
-    ) -> None: ...
 
 
 class CommandHandler(Generic[S, C]):
@@ -46,7 +37,7 @@ class CommandHandler(Generic[S, C]):
         self.projections = projections
         # a plain attribute test: isinstance on a Protocol shows in a command's profile
         self._by_state = [
-            cast(StateProjection, p) if hasattr(p, "apply_state") else None for p in projections
+            cast(FoldedProjection, p) if hasattr(p, "apply_folded") else None for p in projections
         ]
 
     async def load(self, db: Conn | asyncpg.Pool, stream_id: str) -> tuple[S, int]:
@@ -111,7 +102,7 @@ class CommandHandler(Generic[S, C]):
         after = self.decider.fold_from(before, events) if any(self._by_state) else before
         for projection, by_state in zip(self.projections, self._by_state, strict=True):
             if by_state is not None:
-                await by_state.apply_state(conn, after, history)
+                await by_state.apply_folded(conn, [FoldedStream(after, history)])
             else:
                 await project(conn, [projection], recorded)
 

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from shared.contracts.base import (
     DomainEvent,
     EventRegistry,
@@ -123,6 +125,15 @@ def unstorable_text(value: object) -> str | None:
     return None
 
 
+def _json_value(value: bytes, text: str) -> Any:
+    """orjson, fast; the standard library for what orjson refuses (NaN, huge integers, lone
+    surrogates), so that what is dead-lettered, and why, stays the same."""
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def from_kafka(
     headers: Headers | None,
     value: bytes | None,
@@ -146,7 +157,7 @@ def from_kafka(
     except UnicodeDecodeError as error:
         raise UndecodableMessage(f"the value is not UTF-8: {error}") from error
     try:
-        data = json.loads(text)
+        data = _json_value(value, text)
         event_id = UUID(attrs["ce_id"])
         time = datetime.fromisoformat(attrs["ce_time"])
     except (ValueError, RecursionError) as error:

@@ -204,6 +204,20 @@ class EventStore:
         )
         return [_record(r) for r in rows]
 
+    async def load_many(
+        self, db: Executor, stream_ids: Sequence[str]
+    ) -> dict[str, list[RecordedEvent]]:
+        """The events of each of ``stream_ids`` (empty for a new stream), in ONE query."""
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ANY($1::text[])"
+            " ORDER BY stream_id, stream_version",
+            list(stream_ids),
+        )
+        streams: dict[str, list[RecordedEvent]] = {s: [] for s in stream_ids}
+        for row in rows:
+            streams[row["stream_id"]].append(_record(row))
+        return streams
+
     async def append(
         self,
         conn: Conn,

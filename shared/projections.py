@@ -43,12 +43,35 @@ class BatchProjection(Protocol):
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None: ...
 
 
+@dataclass(frozen=True)
+class FoldedStream:
+    """A stream as a unit of work leaves it: its state after its new events, and all its
+    records (the new ones included), in order."""
+
+    state: Any
+    records: Sequence[RecordedEvent]
+
+
+@runtime_checkable
+class FoldedProjection(Protocol):
+    """A projection of whole streams' states. Fed the states a unit of work has folded
+    already, it reads and decodes nothing; ``apply_batch`` stays for the other paths."""
+
+    async def apply_folded(self, conn: Conn, streams: Sequence[FoldedStream]) -> None: ...
+
+
 async def project(
-    conn: Conn, projections: Iterable[Projection], events: Sequence[RecordedEvent]
+    conn: Conn,
+    projections: Iterable[Projection],
+    events: Sequence[RecordedEvent],
+    folded: Sequence[FoldedStream] | None = None,
 ) -> None:
-    """Apply ``events`` (in position order) to each projection, set-based where it can."""
+    """Apply ``events`` (in position order) to each projection, set-based where it can;
+    ``folded``, when given, holds the state of every stream that has events among them."""
     for projection in projections:
-        if isinstance(projection, BatchProjection):
+        if folded is not None and isinstance(projection, FoldedProjection):
+            await projection.apply_folded(conn, folded)
+        elif isinstance(projection, BatchProjection):
             await projection.apply_batch(conn, events)
         else:
             for event in events:
@@ -143,12 +166,14 @@ async def rebuild(
     async with pool.acquire() as conn, conn.transaction():
         if tables:
             await conn.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE")
-        await _create_fresh_tables(conn, tables)
+        deferred = await _create_fresh_tables(conn, tables)
         position = 0
         while events := await _page(conn, store, projections, position, page):
             await project(conn, projections, events)
             position = events[-1].position
             replayed += len(events)
+        for index in deferred:  # built once over the whole table, not row by row
+            await conn.execute(index)
         await _swap_in(conn, tables)
     return replayed
 
@@ -179,14 +204,40 @@ async def _page(
     ]
 
 
-async def _create_fresh_tables(conn: Conn, tables: Sequence[str]) -> None:
+async def _create_fresh_tables(conn: Conn, tables: Sequence[str]) -> list[str]:
+    """Fresh empty copies with their unique indexes (the projections' lookups and ON
+    CONFLICT need them); returns the statements that create the other indexes, deferred
+    until the tables are filled."""
     await conn.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
     await conn.execute(f"CREATE SCHEMA {REBUILD_SCHEMA}")
+    deferred = []
     for table in tables:
         await conn.execute(
-            f"CREATE TABLE {REBUILD_SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)"
+            f"CREATE TABLE {REBUILD_SCHEMA}.{table}"
+            f" (LIKE public.{table} INCLUDING ALL EXCLUDING INDEXES)"
         )
+        rows = await conn.fetch(
+            """SELECT pg_get_constraintdef(k.oid) AS constraint_definition,
+                      pg_get_indexdef(i.indexrelid) AS definition, i.indisunique AS is_unique
+               FROM pg_index i LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid
+               WHERE i.indrelid = format('public.%I', $1::text)::regclass
+               ORDER BY i.indexrelid""",
+            table,
+        )
+        for row in rows:
+            fresh = f"{REBUILD_SCHEMA}.{table}"
+            if row["constraint_definition"]:  # a primary key or unique constraint
+                statement = f"ALTER TABLE {fresh} ADD {row['constraint_definition']}"
+            else:
+                unique = "UNIQUE " if row["is_unique"] else ""
+                using = row["definition"].split(" USING ", 1)[1]
+                statement = f"CREATE {unique}INDEX ON {fresh} USING {using}"
+            if row["is_unique"]:
+                await conn.execute(statement)
+            else:
+                deferred.append(statement)
     await conn.execute(f"SET LOCAL search_path = {REBUILD_SCHEMA}, public")
+    return deferred
 
 
 async def _swap_in(conn: Conn, tables: Sequence[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,21 @@ from shared.settings import Settings, topic_of
 log = logging.getLogger(__name__)
 _READY_TIMEOUT = 3.0  # seconds a readiness probe waits for the database or the broker
 _WATCH_INTERVAL = 2.0  # seconds between two checks of the dependency watch
+
+
+_heap_settled = False
+
+
+def settle_heap() -> None:
+    """Once per process, when the service has started: its modules, models and templates
+    live as long as it does, so they are frozen out of the collector's full scans (which
+    took a third of a catch-up's time rescanning them)."""
+    global _heap_settled
+    if _heap_settled:
+        return
+    _heap_settled = True
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,7 @@ class Runtime:
             self._spawn(self.consumer_supervisor.run(), "consumer")
         for work in self.spec.background:
             self._spawn(work(self), work.__qualname__)
+        settle_heap()
 
     def _consumer(self, handler: Handler | Reaction) -> ConsumerRunner:
         settings = self.settings

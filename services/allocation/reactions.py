@@ -19,6 +19,9 @@ from shared.observability import observe_lead_time
 from shared.runtime import Runtime
 
 Release = ClearedFastTrack | GoodsReleased
+RELEASES_AT_ONCE = 50
+"""Releases drafted per unit of work: each yields a round of a share per province and its
+notices, so a catch-up batch of a thousand is worked through in slices of bounded memory."""
 
 
 async def _command(conn: Conn, release: Release) -> domain.DraftRound:
@@ -51,6 +54,10 @@ def reaction(runtime: Runtime) -> Reaction:
         releases = [
             (e, e.event) for e in envelopes if isinstance(e.event, ClearedFastTrack | GoodsReleased)
         ]
+        for start in range(0, len(releases), RELEASES_AT_ONCE):
+            await draft(conn, releases[start : start + RELEASES_AT_ONCE])
+
+    async def draft(conn: Conn, releases: Sequence[tuple[Envelope, Release]]) -> None:
         drafted = [(e, r, await _command(conn, r)) for e, r in releases]
         commands: list[StreamCommand[domain.Command]] = [
             StreamCommand(str(r.shipment_id), c, reaction_metadata(service, e))

@@ -3,13 +3,12 @@
 A case's row is its folded state: for each case touched by a batch, the projection loads
 the case's events (in the same transaction) and writes the whole row. The rules that say
 what is held, free or cleared therefore live once, in the domain, and the row can never
-disagree with them. It costs one read of the stream per case and batch, except after a
-command: its handler hands over the state it already folded (``apply_state``).
+disagree with them. It costs one read of the batch's streams, except where the state is
+folded already: a command's handler and a consumer's unit of work hand it over (``apply_folded``).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +17,9 @@ from services.customs.domain import ClearanceCase
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import ClearedFastTrack, Examination, GoodsReleased
 from shared.contracts.values import Storage
-from shared.db import Conn
+from shared.db import Conn, to_json
 from shared.eventstore import EventStore, RecordedEvent
+from shared.projections import FoldedStream
 
 COLUMNS = (
     "shipment_id", "airport", "donor", "channel", "airway_bill", "expected_arrival", "status",
@@ -27,7 +27,7 @@ COLUMNS = (
     "declaration_number", "lane", "examination", "remarks", "cleared_lines", "last_position",
     "closure", "closed_at", "cold_chain", "nearest_expiry", "partial_examination",
     "out_of_hours", "open_holds", "clock_stopped_at", "presented_total", "released_total",
-    "refused_total", "held_total", "detail", "priority", "priority_rank",
+    "refused_total", "held_total", "detail",
 )  # fmt: skip
 JSON_COLUMNS = {"lines", "received", "cleared_lines", "detail"}
 UPSERT = (
@@ -51,20 +51,21 @@ class ClearanceCasesProjection:
         await self.apply_batch(conn, [event])
 
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
-        for stream_id in dict.fromkeys(e.stream_id for e in events):
-            records = await self.store.load(conn, stream_id)
-            await self.apply_state(conn, domain.decider.fold(r.decode() for r in records), records)
+        """All the batch's cases: one read of their streams, one executemany of their rows."""
+        streams = await self.store.load_many(conn, list(dict.fromkeys(e.stream_id for e in events)))
+        await self.apply_folded(
+            conn,
+            [FoldedStream(domain.decider.fold(r.decode() for r in s), s) for s in streams.values()],
+        )
 
-    async def apply_state(
-        self, conn: Conn, state: ClearanceCase, history: Sequence[RecordedEvent]
-    ) -> None:
-        if state.opened is not None:
-            row = case_row(state, history)
-            await conn.execute(UPSERT, *(_param(c, row[c]) for c in COLUMNS))
+    async def apply_folded(self, conn: Conn, streams: Sequence[FoldedStream]) -> None:
+        rows = [case_row(s.state, s.records) for s in streams if s.state.opened is not None]
+        if rows:
+            await conn.executemany(UPSERT, [[_param(c, r[c]) for c in COLUMNS] for r in rows])
 
 
 def _param(column: str, value: Any) -> Any:
-    return json.dumps(value, default=str) if column in JSON_COLUMNS and value is not None else value
+    return to_json(value) if column in JSON_COLUMNS and value is not None else value
 
 
 def case_row(state: ClearanceCase, records: Sequence[RecordedEvent]) -> dict[str, Any]:
@@ -83,8 +84,6 @@ def case_row(state: ClearanceCase, records: Sequence[RecordedEvent]) -> dict[str
         "airway_bill": case.airway_bill,
         "expected_arrival": case.expected_arrival,
         "status": state.status,
-        "priority": state.priority.value,
-        "priority_rank": state.priority.rank,
         "lines": [line.model_dump(mode="json") for line in state.lines],
         "received": [
             {"line_no": k[0], "lot_number": k[1], "quantity": b.presented}

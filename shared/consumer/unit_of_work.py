@@ -23,7 +23,7 @@ from typing import Generic
 
 from shared.application import CommandHandler
 from shared.contracts.base import EventRegistry, JsonDict, registry
-from shared.db import Conn, from_json, to_json
+from shared.db import Conn, to_json
 from shared.decider import C, S
 from shared.eventstore import (
     ConcurrencyError,
@@ -34,7 +34,7 @@ from shared.eventstore import (
     published_size,
 )
 from shared.observability import EVENTS_APPENDED
-from shared.projections import project
+from shared.projections import FoldedStream, project
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class StreamCommand(Generic[C]):
 class _Stream(Generic[S]):
     state: S
     version: int
+    records: list[RecordedEvent]
 
 
 class BatchUnitOfWork(Generic[S, C]):
@@ -64,23 +65,17 @@ class BatchUnitOfWork(Generic[S, C]):
         streams = await self._load(conn, sorted({c.stream_id for c in commands}))
         decided = [self._decide(streams, c) for c in commands]
         recorded = await self._append(conn, [e for batch in decided for e in batch])
-        await project(conn, self.handler.projections, recorded)
+        await project(conn, self.handler.projections, recorded, _folded(streams, recorded))
         by_id = {r.event_id: r for r in recorded}
         return [[by_id[e.event_id] for _, _, e in batch] for batch in decided]
 
     async def _load(self, conn: Conn, stream_ids: list[str]) -> dict[str, _Stream[S]]:
-        rows = await conn.fetch(
-            "SELECT stream_id, stream_version, event_type, data FROM events"
-            " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
-            stream_ids,
-        )
         decider = self.handler.decider
-        streams = {s: _Stream(decider.initial, 0) for s in stream_ids}
-        for row in rows:
-            stream = streams[row["stream_id"]]
-            event = self.types.decode(row["event_type"], row["data"])
-            stream.state = decider.evolve(stream.state, event)
-            stream.version = row["stream_version"]
+        streams = {}
+        for stream_id, records in (await self.handler.store.load_many(conn, stream_ids)).items():
+            state = decider.fold(r.decode(self.types) for r in records)
+            version = records[-1].stream_version if records else 0
+            streams[stream_id] = _Stream(state, version, records)
         return streams
 
     def _decide(
@@ -102,8 +97,8 @@ class BatchUnitOfWork(Generic[S, C]):
         if not decided:
             return []
         store = self.handler.store
-        encoded = [to_json(e.event.to_data()) for _, _, e in decided]
-        data = [from_json(text) for text in encoded]
+        data = [e.event.to_data() for _, _, e in decided]  # JSON values already
+        encoded = [to_json(d) for d in data]
         metadata = [to_json(e.metadata) for _, _, e in decided]
         for (_, _, new), text, m in zip(decided, encoded, metadata, strict=True):
             size = published_size(text) + published_size(m)
@@ -163,3 +158,13 @@ class BatchUnitOfWork(Generic[S, C]):
         )
         if missing:
             raise ConcurrencyError(loaded[0][0])
+
+
+def _folded(
+    streams: dict[str, _Stream[S]], recorded: Sequence[RecordedEvent]
+) -> list[FoldedStream]:
+    """The streams that have new events, with them: what a ``FoldedProjection`` reads."""
+    for event in recorded:
+        streams[event.stream_id].records.append(event)
+    touched = dict.fromkeys(e.stream_id for e in recorded)
+    return [FoldedStream(streams[s].state, streams[s].records) for s in touched]

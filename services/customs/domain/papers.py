@@ -31,10 +31,14 @@ LICENSED = {Category.VACCINE, Category.DRUG}
 """Categories that need an import licence from the Drug Administration of Viet Nam."""
 
 
+_ALL_DOCUMENTS = tuple(Document)
+_NO_LICENCE = tuple(d for d in Document if d is not Document.IMPORT_LICENCE)
+
+
 def required_documents(state: ClearanceCase) -> tuple[Document, ...]:
     """The checklist: the import licence only for vaccines and medicines."""
     licensed = any(line.category in LICENSED for line in state.lines)
-    return tuple(d for d in Document if d is not Document.IMPORT_LICENCE or licensed)
+    return _ALL_DOCUMENTS if licensed else _NO_LICENCE
 
 
 def missing_documents(state: ClearanceCase) -> tuple[Document, ...]:
