@@ -27,7 +27,7 @@ COLUMNS = (
     "declaration_number", "lane", "examination", "remarks", "cleared_lines", "last_position",
     "closure", "closed_at", "cold_chain", "nearest_expiry", "partial_examination",
     "out_of_hours", "open_holds", "clock_stopped_at", "presented_total", "released_total",
-    "refused_total", "held_total", "detail",
+    "refused_total", "held_total", "detail", "priority", "priority_rank",
 )  # fmt: skip
 JSON_COLUMNS = {"lines", "received", "cleared_lines", "detail"}
 UPSERT = (
@@ -84,6 +84,8 @@ def case_row(state: ClearanceCase, records: Sequence[RecordedEvent]) -> dict[str
         "airway_bill": case.airway_bill,
         "expected_arrival": case.expected_arrival,
         "status": state.status,
+        "priority": state.priority.value,
+        "priority_rank": state.priority.rank,
         "lines": [line.model_dump(mode="json") for line in state.lines],
         "received": [
             {"line_no": k[0], "lot_number": k[1], "quantity": b.presented}
