@@ -26,6 +26,7 @@ from shared.contracts.customs import (
     PermitStatus,
     RefusalOutcome,
 )
+from shared.contracts.values import Priority
 from shared.http.deps import RuntimeDep
 from shared.http.pages import PageForbidden, page_row, signed_in, viet_nam_time
 from shared.http.rendering import render
@@ -36,11 +37,17 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 async def queue(
-    request: Request, runtime: RuntimeDep, user: MaybeUser, status: str = "arrived"
+    request: Request,
+    runtime: RuntimeDep,
+    user: MaybeUser,
+    status: str = "arrived",
+    priority: str = "",
 ) -> HTMLResponse:
     reader = signed_in(user, Role.CUSTOMS_OFFICER, Role.NATIONAL_VIEWER)
     shown = CaseStatus(status) if status in tuple(CaseStatus) else CaseStatus.ARRIVED
-    cases = await queries.queue(runtime.pool, shown, reader.visible())
+    # an unknown priority shows them all, as an unknown status shows the default queue
+    only = Priority(priority) if priority in tuple(Priority) else None
+    cases = await queries.queue(runtime.pool, shown, reader.visible(), only)
     return render(
         request,
         "queue.html",
@@ -48,6 +55,8 @@ async def queue(
         cases=[case_row(c) for c in cases],
         status=shown,
         statuses=tuple(CaseStatus),
+        priority=only,
+        priorities=tuple(Priority),
         lanes=list(Lane),
         examinations=list(Examination),
     )

@@ -192,14 +192,17 @@ async def cases_page(
     return page_of(views, limit, lambda c: (c.opened_at, c.shipment_id))
 
 
-async def queue(db: Db, status: CaseStatus, airports: Sequence[str] | None) -> list[CaseView]:
-    """The officers' queue of one status, in the order it is worked."""
+async def queue(
+    db: Db, status: CaseStatus, airports: Sequence[str] | None, priority: Priority | None = None
+) -> list[CaseView]:
+    """The officers' queue of one status (of one priority, if given), in the order it is worked."""
     rows = await db.fetch(
         "SELECT * FROM clearance_cases WHERE status = $1"
-        " AND ($2::text[] IS NULL OR airport = ANY($2))"
+        " AND ($2::text[] IS NULL OR airport = ANY($2)) AND ($3::text IS NULL OR priority = $3)"
         f" ORDER BY {QUEUE_ORDER[status]} LIMIT {PAGE_ROWS}",
         status,
         airports,
+        priority,
     )
     return [CaseView.of(row) for row in rows]
 

@@ -15,7 +15,7 @@ from tests.e2e.stack import Stack, until
 pytestmark = pytest.mark.e2e
 
 
-async def _sign_in(client: httpx.AsyncClient, url: str, user: str, service: str) -> None:
+async def sign_in(client: httpx.AsyncClient, url: str, user: str, service: str) -> None:
     form = await client.get(f"{url}/login")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
     assert csrf is not None
@@ -29,7 +29,7 @@ async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
     allocation = stack.url("allocation")
     async with httpx.AsyncClient(timeout=30) as client, httpx.AsyncClient(timeout=30) as browser:
         assert (await browser.get(f"{allocation}/")).status_code == 303  # to the login page
-        await _sign_in(browser, allocation, "province-01", "allocation")
+        await sign_in(browser, allocation, "province-01", "allocation")
 
         english = await browser.get(f"{allocation}/provinces/01", params={"lang": "en"})
         assert english.status_code == 200 and "Allocation notices" in english.text
@@ -69,7 +69,7 @@ async def test_pages_in_both_languages_and_the_live_inbox(stack: Stack) -> None:
             ("intake", "intake.han", "Các lô hàng"),
             ("customs", "customs.han", "Hàng chờ thông quan"),
         ]:
-            await _sign_in(browser, stack.url(service), user, service)
+            await sign_in(browser, stack.url(service), user, service)
             page = await browser.get(f"{stack.url(service)}/", params={"lang": "vi"})
             assert page.status_code == 200 and text in page.text
 

@@ -23,6 +23,7 @@ from shared.infra.postgres import EmbeddedPostgres
 from shared.reference_data import province_codes
 from tests.e2e.flows import arrival_of, vaccine_consignment
 from tests.e2e.stack import Stack, until
+from tests.e2e.test_pages_and_live_feed import sign_in
 from tests.e2e.test_what_reaches_the_provinces import Flow
 
 pytestmark = pytest.mark.e2e
@@ -92,6 +93,7 @@ async def test_an_emergency_is_carried_from_the_announcement_to_an_automatic_rou
             params={"priority": "emergency"},
         )  # fmt: skip
         assert [c["shipment_id"] for c in listed.json()["items"]] == [sid]
+        await _the_queue_page_filters_by_priority(stack, sid, "738-50000001")
 
         await flow.release(sid)
         round_id = round_of(sid, 1)
@@ -101,6 +103,18 @@ async def test_an_emergency_is_carried_from_the_announcement_to_an_automatic_rou
         notices = await flow.notices_of_round(round_id, count=34)
         assert all(n["decision_number"] == f"AUTO {round_id}" for n in notices)
         assert sum(n["quantity"] for n in notices) > 0
+
+
+async def _the_queue_page_filters_by_priority(stack: Stack, sid: str, bill: str) -> None:
+    async with httpx.AsyncClient(timeout=30) as browser:
+        customs = stack.url("customs")
+        await sign_in(browser, customs, "customs.han", "customs")
+        await Consignments(stack, browser).case_when(sid, lambda c: c["status"] == "arrived")
+        emergencies = await browser.get(f"{customs}/?status=arrived&priority=emergency")
+        routine = await browser.get(f"{customs}/?status=arrived&priority=routine")
+        assert emergencies.status_code == routine.status_code == 200
+        assert bill in emergencies.text and bill not in routine.text
+        assert 'aria-current="page">khẩn cấp' in emergencies.text  # Vietnamese by default
 
 
 async def test_an_amended_emergency_on_the_fast_track_says_its_priority(stack: Stack) -> None:

@@ -17,7 +17,7 @@ import pytest
 from shared.reference_data import province_codes
 from tests.e2e.flows import allocation_round, announce_and_arrive, fast_track, inbox
 from tests.e2e.stack import Stack, until
-from tests.e2e.test_pages_and_live_feed import _sign_in
+from tests.e2e.test_pages_and_live_feed import sign_in
 
 pytestmark = pytest.mark.e2e
 DOSES = 100_000
@@ -165,7 +165,7 @@ async def test_the_dashboard_page_in_both_languages(stack: Stack) -> None:
     url = stack.url("reporting")
     async with httpx.AsyncClient(timeout=30) as browser:
         assert (await browser.get(f"{url}/")).status_code == 303
-        await _sign_in(browser, url, "viewer", "reporting")
+        await sign_in(browser, url, "viewer", "reporting")
         english = await browser.get(f"{url}/", params={"lang": "en"})
         assert english.status_code == 200 and "National picture" in english.text
         assert "<svg" in english.text and "Content-Security-Policy" in english.headers
@@ -175,7 +175,7 @@ async def test_the_dashboard_page_in_both_languages(stack: Stack) -> None:
         assert bad.status_code == 200 and 'id="as_of_error"' in bad.text
         exported = await browser.get(f"{url}/api/v1/dashboard", params={"format": "xlsx"})
         assert exported.status_code == 200  # the session cookie reads the API too
-        await _sign_in(browser, url, "province-01", "reporting")
+        await sign_in(browser, url, "province-01", "reporting")
         home = await browser.get(f"{url}/")
         assert home.status_code == 303 and home.headers["location"] == "/provinces/01"
         assert (await browser.get(f"{url}/provinces/79")).status_code == 403

@@ -448,14 +448,18 @@ async def test_a_consignment_of_another_airport_is_not_shown() -> None:
     assert (await browser.get(f"/shipments/{SHIPMENT_ID}")).status_code == 404
 
 
-async def test_the_customs_queue_filters_by_status() -> None:
+async def test_the_customs_queue_filters_by_status_and_priority() -> None:
     browser, pool = client("customs", [CLEARED_ROW], CUSTOMS_HAN)
     page = await browser.get("/", params={"status": "cleared", "lang": "en"})
     assert page.status_code == 200 and 'aria-current="page">cleared' in page.text
     assert ">awaiting arrival</a>" in page.text  # a code, readable in English
-    assert pool.args == [("cleared", ["HAN"])]
+    assert pool.args == [("cleared", ["HAN"], None)]
     await browser.get("/", params={"status": "anything"})
-    assert pool.args[-1] == ("arrived", ["HAN"])
+    assert pool.args[-1] == ("arrived", ["HAN"], None)
+    await browser.get("/", params={"status": "arrived", "priority": "emergency"})
+    assert pool.args[-1] == ("arrived", ["HAN"], "emergency")
+    await browser.get("/", params={"priority": "critical"})  # unknown: every priority
+    assert pool.args[-1] == ("arrived", ["HAN"], None)
 
 
 async def test_a_province_officer_reads_its_own_inbox_only() -> None:

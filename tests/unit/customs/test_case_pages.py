@@ -21,6 +21,7 @@ from shared.contracts.customs import (
     PermitStatus,
     RefusalOutcome,
 )
+from shared.contracts.values import Priority
 from tests.unit.test_pages import CASE_ROW, CATALOGS, CUSTOMS_HAN, NOW, ROOT, _translated, render
 
 DETAIL = {
@@ -88,3 +89,14 @@ def test_values_shown_from_the_customs_contracts_are_translated() -> None:
                    HoldReason, PermitStatus, RefusalOutcome):  # fmt: skip
         shown |= {v.value for v in values}
     assert shown - known == set()
+
+
+def test_the_queue_filters_by_priority_with_plain_links() -> None:
+    page = render(
+        "customs", "queue.html", "vi", user=CUSTOMS_HAN, cases=[_case(CASE_ROW)],
+        status="arrived", statuses=tuple(CaseStatus), priority=Priority.URGENT,
+        priorities=tuple(Priority), lanes=list(Lane), examinations=list(Examination),
+    )  # fmt: skip
+    assert 'href="/?status=arrived&amp;priority=urgent" aria-current="page">khẩn</a>' in page
+    assert 'href="/?status=arrived" >Mọi mức ưu tiên</a>' in page
+    assert 'href="/?status=cleared&amp;priority=urgent"' in page  # the status links keep it
