@@ -2,7 +2,7 @@
 
 Every read takes ``as_of`` (a date, the whole day in Viet Nam time, or a time) and
 ``format`` (json, csv or xlsx; csv exports one ``table``, xlsx every table as a sheet).
-National roles read everything; a province officer reads its own province's summary."""
+National roles read everything; a recipient's officer reads its own summary."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from services.reporting import export
 from services.reporting.application import Reporting
 from services.reporting.domain.measures import VIET_NAM
 from services.reporting.domain.picture import Dashboard, TotalRow
-from services.reporting.domain.reports import DonorReport, ProvinceSummary
+from services.reporting.domain.reports import DonorReport, ProvinceSummary, RecipientSummary
 from services.reporting.export import Table
 from services.reporting.feed import HEARTBEAT_SECONDS, DashboardFeed
 from services.reporting.queries import Timeline
@@ -47,6 +47,9 @@ TableName = Annotated[
     Query(max_length=40, pattern="^[a-z_]+$", description="the table a CSV export holds"),
 ]
 ProvinceCode = Annotated[str, Path(max_length=16, description="a province's 2025 code")]
+RecipientCode = Annotated[
+    str, Path(max_length=16, description="a national recipient's code (MOD, MPS, NEPI, ...)")
+]
 Donor = Annotated[str, Path(min_length=1, max_length=200, description="the donor's name")]
 
 
@@ -144,6 +147,24 @@ async def province_summary(
     user.require_scope(code, "province")
     summary = await Reporting.of(runtime).province_summary(code, as_of)
     return _exported(f"province-{code}", export.province_tables(summary), format, table) or summary
+
+
+@router.get("/recipients/{code}/summary", response_model=RecipientSummary, responses=EXPORTS)
+async def recipient_summary(
+    code: RecipientCode,
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    as_of: AsOf = None,
+    format: FormatQuery = Format.JSON,
+    table: TableName = None,
+) -> Any:
+    """A national recipient's doses allocated and received, and every notice to it."""
+    user.require(Role.PROVINCE_OFFICER, *NATIONAL_ROLES)
+    user.require_scope(code, "recipient")
+    summary = await Reporting.of(runtime).recipient_summary(code, as_of)
+    return (
+        _exported(f"recipient-{code}", export.recipient_tables(summary), format, table) or summary
+    )
 
 
 NATIONAL_ROLES = (

@@ -1,4 +1,4 @@
-"""Reporting's use cases: each question (dashboard, donors, province, timeline) answered
+"""Reporting's use cases: each question (dashboard, donors, province, recipient, timeline) answered
 live from the folded facts, or ``as_of`` a moment by replaying the kept events. There are
 no commands: reporting only reads."""
 
@@ -13,7 +13,7 @@ from services.reporting.domain import picture, reports
 from services.reporting.domain.facts import Consignment
 from services.reporting.domain.picture import Dashboard, Population, TotalRow
 from services.reporting.domain.replay import parse_as_of
-from services.reporting.domain.reports import DonorReport, ProvinceSummary
+from services.reporting.domain.reports import DonorReport, ProvinceSummary, RecipientSummary
 from shared.decider import NotFound
 from shared.reference_data import national_recipients, provinces
 from shared.runtime import Runtime
@@ -87,6 +87,18 @@ class Reporting:
             raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
         moment = self.moment(as_of)
         return reports.province_summary(await self.consignments(moment), population, moment.at)
+
+    async def recipient_summary(self, code: str, as_of: str | None) -> RecipientSummary:
+        recipient = next((r for r in national_recipients() if r.code == code), None)
+        if recipient is None:
+            raise NotFound(
+                f"no national recipient with code {code} (a province's is at"
+                f" /api/v1/provinces/{code}/summary)",
+                field="code",
+                code="recipient-not-found",
+            )
+        moment = self.moment(as_of)
+        return reports.recipient_summary(await self.consignments(moment), recipient, moment.at)
 
     async def timeline(self, shipment_id: UUID, as_of: str | None) -> queries.Timeline:
         moment = self.moment(as_of)

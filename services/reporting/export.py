@@ -16,7 +16,12 @@ from openpyxl import Workbook
 from pydantic import BaseModel
 
 from services.reporting.domain.picture import Dashboard, NationalRow, ProvinceRow, TotalRow
-from services.reporting.domain.reports import DonorReport, NoticeLine, ProvinceSummary
+from services.reporting.domain.reports import (
+    DonorReport,
+    NoticeLine,
+    ProvinceSummary,
+    RecipientSummary,
+)
 from services.reporting.queries import Timeline
 
 Cell = str | int | float | None
@@ -142,6 +147,14 @@ def donor_report_tables(r: DonorReport) -> list[Table]:
 def province_tables(s: ProvinceSummary) -> list[Table]:
     return [
         _table("province", [s.province], _columns(ProvinceRow)),
+        _table("notices", s.notices, _columns(NoticeLine)),
+        _table("rejections", s.rejections, ["where", "product", "reason", "quantity", "note"]),
+    ]
+
+
+def recipient_tables(s: RecipientSummary) -> list[Table]:
+    return [
+        _table("recipient", [s.recipient], _columns(NationalRow)),
         _table("notices", s.notices, _columns(NoticeLine)),
         _table("rejections", s.rejections, ["where", "product", "reason", "quantity", "note"]),
     ]

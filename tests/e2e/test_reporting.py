@@ -35,6 +35,27 @@ async def _acknowledged(stack: Stack, client: httpx.AsyncClient, shipment_id: st
     return any(e["event"] == "NoticeAcknowledged" for e in events)
 
 
+async def _a_national_recipient_reads_its_own_summary(
+    stack: Stack, client: httpx.AsyncClient
+) -> None:
+    army = await stack.call(
+        client, "recipient-mod", "GET", "reporting", "/api/v1/recipients/MOD/summary"
+    )
+    assert army.status_code == 200
+    assert army.json()["recipient"]["code"] == "MOD" and army.json()["notices"] == []
+    csv = await stack.call(
+        client, "recipient-mod", "GET", "reporting", "/api/v1/recipients/MOD/summary",
+        params={"format": "csv", "table": "recipient"},
+    )  # fmt: skip
+    assert csv.text.splitlines()[0] == "\ufeffcode,name_vi,name_en,allocated_doses,received_doses"
+    for user, code, status in [("recipient-mod", "MPS", 403), ("province-01", "MOD", 403),
+                               ("viewer", "MPS", 200), ("viewer", "XX", 404)]:  # fmt: skip
+        answer = await stack.call(
+            client, user, "GET", "reporting", f"/api/v1/recipients/{code}/summary"
+        )
+        assert answer.status_code == status, (user, code, answer.text)
+
+
 async def _reporting(stack: Stack, client: httpx.AsyncClient, path: str, **params: str) -> Any:
     response = await stack.call(client, "viewer", "GET", "reporting", path, params=params)
     assert response.status_code == 200, response.text
@@ -103,6 +124,7 @@ async def test_the_national_picture_of_one_consignment(stack: Stack) -> None:
         )
         assert other.status_code == 403
         assert other.headers["content-type"].startswith("application/problem+json")
+        await _a_national_recipient_reads_its_own_summary(stack, client)
         donor = await _reporting(stack, client, "/api/v1/donors/COVAX/report")
         (consignment,) = donor["consignments"]
         assert consignment["airway_bill"] == "738-40000001"

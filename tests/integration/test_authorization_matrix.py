@@ -169,6 +169,7 @@ RULES: dict[str, Rule] = {
     "GET /api/v1/dashboard": Rule(NATIONAL),
     "GET /api/v1/dashboard/stream": Rule(NATIONAL),
     "GET /api/v1/provinces/{code}/summary": Rule(NATIONAL | {Role.PROVINCE_OFFICER}, "province"),
+    "GET /api/v1/recipients/{code}/summary": Rule(NATIONAL | {Role.PROVINCE_OFFICER}, "recipient"),
     "GET /api/v1/donors": Rule(NATIONAL),
     "GET /api/v1/donors/{donor}/report": Rule(NATIONAL),
     "GET /api/v1/shipments/{shipment_id}/timeline": Rule(NATIONAL),

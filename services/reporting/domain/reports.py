@@ -10,8 +10,15 @@ from pydantic import BaseModel
 
 from services.reporting.domain import measures as m
 from services.reporting.domain.facts import Consignment
-from services.reporting.domain.picture import Population, ProvinceRow, provinces
+from services.reporting.domain.picture import (
+    NationalRow,
+    Population,
+    ProvinceRow,
+    national,
+    provinces,
+)
 from shared.decider import NotFound
+from shared.reference_data import NationalRecipient
 
 
 class LineReport(BaseModel):
@@ -191,7 +198,35 @@ class ProvinceSummary(BaseModel):
 def province_summary(
     consignments: Sequence[Consignment], population: Population, now: datetime
 ) -> ProvinceSummary:
-    code = population.code
+    return ProvinceSummary(
+        as_of=now,
+        province=provinces(consignments, [population])[0],
+        notices=_notices_to(consignments, population.code, now),
+        rejections=_rejections_at(consignments, population.code),
+    )
+
+
+class RecipientSummary(BaseModel):
+    """A national recipient's summary: the province's without the population figures."""
+
+    as_of: datetime
+    recipient: NationalRow
+    notices: list[NoticeLine]
+    rejections: list[RejectionReport]
+
+
+def recipient_summary(
+    consignments: Sequence[Consignment], recipient: NationalRecipient, now: datetime
+) -> RecipientSummary:
+    return RecipientSummary(
+        as_of=now,
+        recipient=national(consignments, [recipient])[0],
+        notices=_notices_to(consignments, recipient.code, now),
+        rejections=_rejections_at(consignments, recipient.code),
+    )
+
+
+def _notices_to(consignments: Sequence[Consignment], code: str, now: datetime) -> list[NoticeLine]:
     notices = [
         NoticeLine(
             notice_number=n.notice_number,
@@ -210,11 +245,8 @@ def province_summary(
         for n in c.notices.values()
         if n.province_code == code
     ]
-    notices.sort(key=lambda n: (n.allocated_at or now, n.notice_number))
-    rejections = [r for c in consignments for r in _rejections(c) if r.where == code]
-    return ProvinceSummary(
-        as_of=now,
-        province=provinces(consignments, [population])[0],
-        notices=notices,
-        rejections=rejections,
-    )
+    return sorted(notices, key=lambda n: (n.allocated_at or now, n.notice_number))
+
+
+def _rejections_at(consignments: Sequence[Consignment], code: str) -> list[RejectionReport]:
+    return [r for c in consignments for r in _rejections(c) if r.where == code]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.reporting import pages
+from services.reporting import export, pages
 from services.reporting.application import populations
 from services.reporting.domain import picture, reports
 from services.reporting.domain.replay import Recorded, fold
@@ -181,3 +181,15 @@ def test_the_dashboard_shows_what_each_national_recipient_received() -> None:
         local=viet_nam_time,
     )
     assert "National recipients" in html and "MOD · Ministry of National Defence" in html
+
+
+def test_a_national_recipient_has_its_own_summary_and_export() -> None:
+    events = flow(SHIPMENT, donor="China", doses=1000, provinces=("MOD", "01"))
+    recorded = [Recorded(str(p.event.shipment_id), p.recorded_at, p.event) for p in events]
+    army = national_recipients()[0]
+    summary = reports.recipient_summary(list(fold(recorded).values()), army, NOW)
+    assert summary.recipient.code == "MOD" and summary.recipient.allocated_doses == 500
+    assert [n.quantity for n in summary.notices] == [500]  # the army's, not Ha Noi's
+    tables = {name: rows for name, _, rows in export.recipient_tables(summary)}
+    assert tables["recipient"][0][:2] == ["MOD", army.name_vi]
+    assert len(tables["notices"]) == 1
