@@ -12,6 +12,7 @@ readers keep the old tables until the swap; the result equals the incrementally 
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from shared.eventstore import EventStore, RecordedEvent
 
 REBUILD_SCHEMA = "aidport_rebuild"
 REBUILD_PAGE = 10_000  # events per page read from the store during a rebuild
+REBUILD_WORKERS = 2  # connections replaying set-based projections at once (one per core)
 
 
 class Projection(Protocol):
@@ -152,30 +154,90 @@ async def rebuild(
     store: EventStore,
     projections: Sequence[Projection],
     page: int = REBUILD_PAGE,
+    workers: int = REBUILD_WORKERS,
 ) -> int:
     """Rebuild from scratch into fresh tables and swap them in; returns the events replayed.
 
-    One transaction: the live tables are locked in SHARE ROW EXCLUSIVE mode, so readers go
-    on reading them while writers (and a second rebuild) wait: an event committed during
-    the rebuild would otherwise be missing from the fresh tables. The fresh tables live in
-    ``REBUILD_SCHEMA``, first on the search path, so the projections' unqualified SQL
-    writes to them; at the end the old tables are dropped and the fresh ones moved into
-    place with their index names."""
+    The live tables are locked in SHARE ROW EXCLUSIVE mode for the whole rebuild, so
+    readers go on reading them while writers (and a second rebuild) wait: an event
+    committed during the rebuild would otherwise be missing from the fresh tables. The
+    fresh tables live in ``REBUILD_SCHEMA``, first on the search path, so the projections'
+    unqualified SQL writes to them; at the end the old tables are dropped and the fresh
+    ones moved into place with their index names.
+
+    Set-based projections keyed by one field are filled by ``workers`` connections at once,
+    each replaying the events of its share of the keys (rows of different keys are
+    independent, see ``SqlProjection``); other projections in the locking transaction."""
     tables = [t for p in projections for t in p.tables]
-    replayed = 0
+    workers = min(workers, pool.get_max_size() - 1)  # one connection holds the lock
     async with pool.acquire() as conn, conn.transaction():
         if tables:
             await conn.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE")
-        deferred = await _create_fresh_tables(conn, tables)
-        position = 0
-        while events := await _page(conn, store, projections, position, page):
-            await project(conn, projections, events)
-            position = events[-1].position
-            replayed += len(events)
+        if workers < 2 or not _keyed_alike(projections):
+            deferred = await _create_fresh_tables(conn, tables)
+            replayed = await _replay(conn, store, projections, page)
+        else:
+            replayed, deferred = await _replay_in_parts(pool, store, projections, page, workers)
         for index in deferred:  # built once over the whole table, not row by row
             await conn.execute(index)
         await _swap_in(conn, tables)
     return replayed
+
+
+def _keyed_alike(projections: Sequence[Projection]) -> bool:
+    """Every projection set-based, and all keyed by the same field of the events."""
+    keys = {p.key_field if isinstance(p, SqlProjection) else None for p in projections}
+    return len(keys) == 1 and None not in keys
+
+
+async def _replay(
+    conn: Conn,
+    store: EventStore,
+    projections: Sequence[Projection],
+    page: int,
+    part: tuple[int, int] | None = None,
+) -> int:
+    """Project every event (of ``part``: (index, count) of the keys) in position order."""
+    await conn.execute(f"SET LOCAL search_path = {REBUILD_SCHEMA}, public")
+    replayed = position = 0
+    while events := await _page(conn, store, projections, position, page, part):
+        await project(conn, projections, events)
+        position = events[-1].position
+        replayed += len(events)
+    return replayed
+
+
+async def _replay_in_parts(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    projections: Sequence[Projection],
+    page: int,
+    workers: int,
+) -> tuple[int, list[str]]:
+    """Fresh tables committed in ``REBUILD_SCHEMA`` (invisible to the services, whose
+    search path is ``public``), filled by ``workers`` transactions at once; dropped again
+    if one fails. Returns the events replayed and the deferred indexes."""
+    async with pool.acquire() as conn:
+        deferred = await _create_fresh_tables(conn, [t for p in projections for t in p.tables])
+
+    async def replay_part(index: int) -> int:
+        async with pool.acquire() as conn, conn.transaction():
+            return await _replay(conn, store, projections, page, (index, workers))
+
+    parts = [asyncio.create_task(replay_part(i)) for i in range(workers)]
+    try:
+        return sum(await asyncio.gather(*parts)), deferred
+    except BaseException:
+        for part in parts:
+            part.cancel()
+        await asyncio.gather(*parts, return_exceptions=True)
+        await pool.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
+        raise
+
+
+def _part_of(key: str, parts: int) -> str:
+    """SQL: the part (0 to parts - 1) of an event, by its key (an absent key counts as '')."""
+    return f"(hashtext(coalesce(data->>'{key}', '')) & 2147483647) % {parts}"
 
 
 @dataclass(frozen=True)
@@ -186,16 +248,23 @@ class _Ref:
 
 
 async def _page(
-    conn: Conn, store: EventStore, projections: Sequence[Projection], after: int, limit: int
+    conn: Conn,
+    store: EventStore,
+    projections: Sequence[Projection],
+    after: int,
+    limit: int,
+    part: tuple[int, int] | None = None,
 ) -> Sequence[Any]:
     """The next page of events: whole events, or when every projection is set-based only
-    what they need in Python (position, type and key), which spares decoding JSON."""
+    what they need in Python (position, type and key), which spares decoding JSON. A
+    ``part`` (index, count) keeps the events whose first key hashes to that index."""
     if not all(isinstance(p, SqlProjection) for p in projections):
         return await store.read_all(conn, after=after, limit=limit)
     keys = sorted({p.key_field for p in projections if isinstance(p, SqlProjection)})
+    mine = "" if part is None else f" AND {_part_of(keys[0], part[1])} = {part[0]}"
     rows = await conn.fetch(
         "SELECT position, event_type, ARRAY[" + ", ".join(f"data->>'{k}'" for k in keys) + "]"
-        " AS k FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+        f" AS k FROM events WHERE position > $1{mine} ORDER BY position LIMIT $2",
         after,
         limit,
     )
@@ -236,7 +305,6 @@ async def _create_fresh_tables(conn: Conn, tables: Sequence[str]) -> list[str]:
                 await conn.execute(statement)
             else:
                 deferred.append(statement)
-    await conn.execute(f"SET LOCAL search_path = {REBUILD_SCHEMA}, public")
     return deferred
 
 

@@ -13,13 +13,13 @@ import sys
 
 from shared.db import create_pool
 from shared.eventstore import EventStore
-from shared.projections import rebuild
+from shared.projections import REBUILD_WORKERS, rebuild
 from shared.runtime import ServiceSpec
 from shared.settings import ALL_SERVICES, load_settings
 
 
 async def rebuild_service(spec: ServiceSpec, database_url: str) -> int:
-    pool = await create_pool(database_url, max_size=2)
+    pool = await create_pool(database_url, max_size=REBUILD_WORKERS + 1)
     try:
         if spec.rebuilder is not None:  # a read side: rebuilt from the events it consumed
             return await spec.rebuilder(pool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from typing import ClassVar
 
 import asyncpg
@@ -99,6 +100,60 @@ async def test_a_rebuild_swaps_in_fresh_tables_with_the_same_indexes(pool: async
     assert await pool.fetchval("SELECT 'stream_last'::regclass::oid") != old_oid  # fresh table
     indexes = await pool.fetch("SELECT indexname FROM pg_indexes WHERE tablename = 'stream_last'")
     assert {r["indexname"] for r in indexes} == {"stream_last_pkey", "stream_last_by_n"}
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM pg_namespace WHERE nspname = 'aidport_rebuild'"
+    )
+
+
+async def _stream_last_with_pings(pool: asyncpg.Pool, streams: int) -> EventStore:
+    await pool.execute(
+        "CREATE TABLE stream_last (stream_id text PRIMARY KEY, n int NOT NULL,"
+        " last_position bigint NOT NULL)"
+    )
+    store = EventStore("test")
+    async with pool.acquire() as conn, conn.transaction():
+        for stream in (uuid.uuid4() for _ in range(streams)):
+            recorded = await store.append(conn, str(stream), 0, [ping(stream, i) for i in range(3)])
+            await project(conn, [StreamLast()], recorded)
+    return store
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+async def test_a_rebuild_in_parts_equals_the_incremental_build(
+    pool: asyncpg.Pool, workers: int
+) -> None:
+    store = await _stream_last_with_pings(pool, 40)
+    incremental = await pool.fetch("SELECT * FROM stream_last ORDER BY stream_id")
+
+    replayed = await rebuild(pool, store, [StreamLast()], page=11, workers=workers)
+
+    assert replayed == 120
+    rebuilt = await pool.fetch("SELECT * FROM stream_last ORDER BY stream_id")
+    assert [dict(r) for r in rebuilt] == [dict(r) for r in incremental]
+
+
+class FailingStreamLast(StreamLast):
+    """Fails on its last page: the rebuild must leave the live table as it was."""
+
+    async def after_batch(self, conn: Conn, positions: Sequence[int]) -> None:
+        if max(positions) > 100:
+            raise RuntimeError("a projection bug")
+
+
+async def test_a_failed_rebuild_in_parts_leaves_the_live_tables_and_no_fresh_ones(
+    pool: asyncpg.Pool,
+) -> None:
+    store = await _stream_last_with_pings(pool, 40)
+    before = await pool.fetch("SELECT * FROM stream_last ORDER BY stream_id")
+    oid = await pool.fetchval("SELECT 'stream_last'::regclass::oid")
+
+    with pytest.raises(RuntimeError, match="a projection bug"):
+        await rebuild(pool, store, [FailingStreamLast()], page=11, workers=2)
+
+    assert await pool.fetchval("SELECT 'stream_last'::regclass::oid") == oid
+    assert [dict(r) for r in await pool.fetch("SELECT * FROM stream_last ORDER BY stream_id")] == [
+        dict(r) for r in before
+    ]
     assert not await pool.fetchval(
         "SELECT count(*) FROM pg_namespace WHERE nspname = 'aidport_rebuild'"
     )
