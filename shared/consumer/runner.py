@@ -60,6 +60,10 @@ DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 DEFAULT_PROCESSED_RETENTION = timedelta(days=7)
 _PRUNE_EVERY = 600.0  # seconds between two prunings of processed_events
 _KAFKA_COMMIT_EVERY = 1.0  # seconds between two (informational) commits to Kafka
+# Records per batch. Measured catching up 20,000 announcements into customs: 500 and 1,000
+# run at the same speed (within noise, ~3,100-3,600 events/s), but a batch of 1,000 holds
+# ~21 MB more at its peak than the process at rest, 500 about 12 MB.
+DEFAULT_MAX_RECORDS = 500
 
 Batch = dict[TopicPartition, list[Any]]
 
@@ -90,7 +94,7 @@ class ConsumerRunner:
         pool: asyncpg.Pool,
         handler: Handler | Reaction,
         types: EventRegistry = registry,
-        max_records: int = 1000,
+        max_records: int = DEFAULT_MAX_RECORDS,
         commit_to_kafka: bool = True,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         group_instance_id: str | None = None,
