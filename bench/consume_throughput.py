@@ -153,7 +153,7 @@ async def fill_store(pool: asyncpg.Pool, database: str, total: int) -> None:
     have = await pool.fetchval("SELECT count(*) FROM events")
     while have < total:
         size = min(2000, total - have)
-        commands = []
+        commands: list[StreamCommand[domain.Command]] = []
         for _ in range(size):
             opened = domain.OpenCase.from_announcement(announcement())
             commands.append(StreamCommand(str(opened.shipment_id), opened, {"actor": "bench"}))

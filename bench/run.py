@@ -31,7 +31,7 @@ import tempfile
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,30 @@ class Bench:
                     self.rss_peak[name] = max(self.rss_peak.get(name, 0.0), rss / 2**20)
             await asyncio.sleep(0.5)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each process: PostgreSQL counts its postmaster, its live
+        backends and those that ended; the client is this process."""
+        pids: dict[str, int | None] = {name: p.pid for name, p in self.processes.items()}
+        pids |= {"postgres": self.postgres.pid(), "kafka": self.kafka.pid()}
+        used = {"client": _cpu(psutil.Process(), with_children=False)}
+        for name, pid in pids.items():
+            with contextlib.suppress(psutil.Error, TypeError):
+                process = psutil.Process(pid)
+                used[name] = sum(_cpu(p) for p in [process, *process.children(recursive=True)])
+        return used
+
+    @contextlib.asynccontextmanager
+    async def cpu_during(self, phase: str) -> AsyncIterator[None]:
+        """Records the CPU seconds each process used while ``phase`` ran: where time goes."""
+        before, started = self.cpu_seconds(), time.perf_counter()
+        yield
+        after, seconds = self.cpu_seconds(), time.perf_counter() - started
+        used = {k: round(v - before.get(k, 0.0), 2) for k, v in after.items()}
+        self.results.setdefault("cpu_seconds", {})[phase] = {
+            "wall": round(seconds, 2),
+            "by_process": {k: v for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v},
+        }
+
     # -- HTTP helpers --------------------------------------------------------------------
     async def token(self, user: str, service: str) -> str:
         if (key := f"{service}/{user}") not in self.tokens:
@@ -232,7 +256,8 @@ async def intake_phases(bench: Bench, bare_insert: Job) -> list[str]:
         return status == 201
 
     say("announce, 32 clients")
-    announced = await closed_loop(bench.ports["intake"], announce, CLIENTS, PHASE_SECONDS)
+    async with bench.cpu_during("announce, 32 clients"):
+        announced = await closed_loop(bench.ports["intake"], announce, CLIENTS, PHASE_SECONDS)
     say(f"announce at half that rate ({announced.rate / 2:.0f}/s), open loop")
     count = int(announced.rate / 2 * HALF_RATE_SECONDS)
     announced_half = await open_loop(bench.ports["intake"], announce, announced.rate / 2, count)
@@ -286,12 +311,13 @@ async def catch_up(bench: Bench, events: int) -> None:
     done = await conn.fetchval(consumed_sql)
     opened = finished = time.perf_counter()
     counted_from, deadline = done, time.perf_counter() + 180
-    while done < events and time.perf_counter() < deadline:
-        await asyncio.sleep(0.01)
-        done = await conn.fetchval(consumed_sql)
-        finished = time.perf_counter()
-        if done == 0:
-            opened = finished
+    async with bench.cpu_during("catch-up, once customs is ready"):
+        while done < events and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+            done = await conn.fetchval(consumed_sql)
+            finished = time.perf_counter()
+            if done == 0:
+                opened = finished
     seconds = finished - opened
     rate = (done - counted_from) / seconds if seconds > 0 else 0.0
     executemany = await _executemany(conn, events)
@@ -322,7 +348,8 @@ async def rebuild(bench: Bench) -> None:
     token = await bench.token("admin", "intake")
     connection = Connection(bench.ports["intake"])
     started = time.perf_counter()
-    status, body = await connection.json("POST", "/admin/projections/rebuild", None, token)
+    async with bench.cpu_during("rebuild"):
+        status, body = await connection.json("POST", "/admin/projections/rebuild", None, token)
     seconds = time.perf_counter() - started
     connection.close()
     replayed = body.get("events_replayed", 0) if status == 200 and body else 0
@@ -355,9 +382,10 @@ async def fast_track(bench: Bench, shipment_ids: list[str], bare_insert: Job) ->
     baseline_2 = await closed_loop(bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS)
     say("fast-track, 32 clients")
     limit = len(candidates) * 2 // 3
-    tracked = await closed_loop(
-        bench.ports["customs"], next_candidate, CLIENTS, PHASE_SECONDS, limit
-    )
+    async with bench.cpu_during("fast-track, 32 clients"):
+        tracked = await closed_loop(
+            bench.ports["customs"], next_candidate, CLIENTS, PHASE_SECONDS, limit
+        )
     candidates = candidates[len(tracked.latencies) + tracked.failures :]
     rate = tracked.rate / 2
     count = min(len(candidates), int(rate * HALF_RATE_SECONDS))
@@ -372,7 +400,8 @@ async def fast_track(bench: Bench, shipment_ids: list[str], bare_insert: Job) ->
     for rate_per_s, count in LATENCY_RATES:
         ids, for_latency = for_latency[:count], for_latency[count:]
         say(f"fast-track -> 34th notice, {count} consignments at {rate_per_s}/s, open loop")
-        latencies[f"{rate_per_s}_per_s"] = await _to_last_notice(bench, clear, ids, rate_per_s)
+        async with bench.cpu_during(f"fast-track -> 34 notices at {rate_per_s}/s"):
+            latencies[f"{rate_per_s}_per_s"] = await _to_last_notice(bench, clear, ids, rate_per_s)
     bench.results["fast_track_to_34_notices"] = latencies
 
 
@@ -434,6 +463,22 @@ async def _to_last_notice(
         "complete": len(done),
         "post_failures": posted.failures,
     }
+
+
+def _cpu(process: psutil.Process, with_children: bool = True) -> float:
+    """Its CPU seconds, and those of its children that ended (e.g. PostgreSQL's backends)."""
+    times = process.cpu_times()
+    ended = times.children_user + times.children_system if with_children else 0.0
+    return float(times.user + times.system + ended)
+
+
+def cpu_table(results: dict[str, Any]) -> str:
+    """Where the time went: CPU seconds of each process during the phases measured."""
+    lines = []
+    for phase, used in results.get("cpu_seconds", {}).items():
+        shares = ", ".join(f"{name} {seconds}" for name, seconds in used["by_process"].items())
+        lines.append(f"{phase} ({used['wall']} s): {shares}")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, Any]) -> str:
@@ -526,6 +571,8 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print()
     print(table(results))
+    print("\nCPU seconds by process (2 CPUs give at most 2 per second of wall time):")
+    print(cpu_table(results))
     load = results["machine"]["load_average_1m"]
     print(
         f"\nload average (1 min) before and after: {load[0]} / {load[1]} on {os.cpu_count()} CPUs"

@@ -47,7 +47,7 @@ from aiokafka.errors import (
 )
 
 from shared.db import Conn, connect
-from shared.envelope import to_kafka
+from shared.envelope import KafkaRecord, to_kafka
 from shared.eventstore import NOTIFY_CHANNEL, EventStore, RecordedEvent
 from shared.observability import (
     RELAY_ACTIVE,
@@ -85,16 +85,15 @@ class SetAside:
 ProducerFactory = Callable[[], AIOKafkaProducer]
 
 
-def _next_wave(queue: list[RecordedEvent]) -> tuple[list[RecordedEvent], list[RecordedEvent]]:
+Outgoing = tuple[RecordedEvent, KafkaRecord]  # an event and its record, encoded once
+
+
+def _next_wave(queue: list[Outgoing]) -> tuple[list[Outgoing], list[Outgoing]]:
     """The next events to send together: a run of small ones, or one large one alone."""
-    for index, event in enumerate(queue):
-        if _record_size(event) > ALONE_BYTES:
+    for index, (_, record) in enumerate(queue):
+        if len(record.value) > ALONE_BYTES:
             return (queue[:index], queue[index:]) if index else (queue[:1], queue[1:])
     return queue, []
-
-
-def _record_size(event: RecordedEvent) -> int:
-    return len(to_kafka(event, source="").value)
 
 
 def idempotent_producer(bootstrap_servers: str) -> ProducerFactory:
@@ -219,7 +218,8 @@ class Relay:
     async def _publish(self, batch: list[RecordedEvent], blocked: set[str]) -> list[SetAside]:
         """Publish what is not blocked, wave by wave; returns the events set aside."""
         set_aside: list[SetAside] = []
-        queue = list(batch)
+        source = f"aidport/{self.service}"
+        queue = [(event, to_kafka(event, source)) for event in batch]
         while queue:
             wave, queue = _next_wave(queue)
             resend = await self._send_wave(wave, blocked, set_aside)
@@ -228,17 +228,16 @@ class Relay:
         return set_aside
 
     async def _send_wave(
-        self, wave: list[RecordedEvent], blocked: set[str], set_aside: list[SetAside]
-    ) -> list[RecordedEvent]:
+        self, wave: list[Outgoing], blocked: set[str], set_aside: list[SetAside]
+    ) -> list[Outgoing]:
         """Send a wave and wait for every acknowledgement (before the checkpoint may move).
         Returns the events to send again: refused as out of order after a refusal."""
         assert self._producer is not None
-        pending: list[tuple[RecordedEvent, asyncio.Future[Any]]] = []
-        for event in wave:
+        pending: list[tuple[Outgoing, asyncio.Future[Any]]] = []
+        for event, record in wave:
             if event.stream_id in blocked:
                 set_aside.append(SetAside(event, "held", HELD))
                 continue
-            record = to_kafka(event, source=f"aidport/{self.service}")
             try:
                 ack = await self._producer.send(
                     self.topic, value=record.value, key=record.key, headers=record.headers
@@ -246,16 +245,16 @@ class Relay:
             except PERMANENT_ERRORS as error:  # refused by the producer itself
                 self._refused(event, error, blocked, set_aside)
                 continue
-            pending.append((event, ack))
+            pending.append(((event, record), ack))
         results = await asyncio.gather(*(ack for _, ack in pending), return_exceptions=True)
         refused = False
-        resend: list[RecordedEvent] = []
-        for (event, _), result in zip(pending, results, strict=True):
+        resend: list[Outgoing] = []
+        for (outgoing, _), result in zip(pending, results, strict=True):
             if isinstance(result, PERMANENT_ERRORS):
-                self._refused(event, result, blocked, set_aside)
+                self._refused(outgoing[0], result, blocked, set_aside)
                 refused = True
             elif refused and isinstance(result, OutOfOrderSequenceNumber):
-                resend.append(event)  # behind the refused record in its partition
+                resend.append(outgoing)  # behind the refused record in its partition
             elif isinstance(result, BaseException):
                 raise result  # transient: the batch is published again after a reconnect
         if refused:
