@@ -68,4 +68,4 @@ def reaction(runtime: Runtime) -> Reaction:
             if events:
                 observe_lead_time("cleared_to_allocated", _released_at(release), command.now)
 
-    return Reaction(one, many)
+    return Reaction(one, many, acts_on=(ClearedFastTrack, GoodsReleased))

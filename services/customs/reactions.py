@@ -23,6 +23,14 @@ from shared.db import Conn
 from shared.envelope import Envelope
 from shared.runtime import Runtime
 
+ACTS_ON = (
+    ShipmentAnnounced,
+    ShipmentAmended,
+    ShipmentArrivedV2,
+    ShipmentCancelled,
+    ShipmentClosed,
+)  # the events ``command_for`` turns into commands
+
 
 def command_for(event: object) -> domain.Command | None:
     match event:
@@ -70,4 +78,4 @@ def reaction(runtime: Runtime) -> Reaction:
         ]
         await BatchUnitOfWork(cases(runtime)).run(conn, commands)
 
-    return Reaction(one, many)
+    return Reaction(one, many, acts_on=ACTS_ON)

@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 
 from shared.consumer import parking
 from shared.consumer.dead_letters import clean_text
+from shared.contracts.base import DomainEvent
 from shared.db import Conn
 from shared.envelope import Envelope
 from shared.eventstore import ConcurrencyError
@@ -47,10 +48,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 @dataclass(frozen=True)
 class Reaction:
     """What a service does on consumed events: ``one`` for a single event, and optionally
-    ``many`` for a whole batch at once (same effects as ``one`` on each, in order)."""
+    ``many`` for a whole batch at once (same effects as ``one`` on each, in order).
+
+    ``acts_on``, when given, names every event class the reaction can act on: messages of
+    other known types are passed over undecoded (their offsets move on with the batch)."""
 
     one: Handler
     many: BatchHandler | None = None
+    acts_on: tuple[type[DomainEvent], ...] = ()
 
 
 class Applier:

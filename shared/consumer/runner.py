@@ -204,7 +204,7 @@ class ConsumerRunner:
             await self._process_owned(batch)
 
     async def _process_owned(self, batch: Batch) -> None:
-        messages = [m for records in batch.values() for m in records]
+        messages = [m for records in batch.values() for m in records if not self._passed_over(m)]
         envelopes, dead = self._decode(messages)
         await self._publish_dead_letters(dead)
         try:
@@ -292,6 +292,20 @@ class ConsumerRunner:
             except UndecodableMessage as error:
                 dead.append(DeadLetter(message, str(error)))
         return envelopes, dead
+
+    def _passed_over(self, message: Any) -> bool:
+        """A message of a known type that the reaction does not act on: not worth decoding
+        (its offset moves on with the batch). Unknown or malformed ones are decoded, and
+        dead-lettered with their reason."""
+        acts_on = self.applier.reaction.acts_on
+        named = next((v for k, v in message.headers or () if k == "ce_type"), None)
+        if not acts_on or not named:
+            return False
+        known = self.types.resolve(named.decode(errors="replace"))
+        if known is None or issubclass(known, acts_on):
+            return False
+        CONSUMED.labels(self.group, "passed_over").inc()
+        return True
 
     def decode(self, message: Any) -> Envelope:
         """The message as an event of ours, or UndecodableMessage saying why not."""

@@ -61,6 +61,12 @@ class EventRegistry:
     def types(self) -> dict[str, type[DomainEvent]]:
         return dict(self._types)
 
+    def resolve(self, event_type: str) -> type[DomainEvent] | None:
+        """The class a message of ``event_type`` decodes to (after upcasting), if known."""
+        while event_type in self._upcasters:
+            event_type = self._upcasters[event_type][0]
+        return self._types.get(event_type)
+
     def decode(self, event_type: str, data: JsonDict) -> DomainEvent:
         while event_type in self._upcasters:
             event_type, upcast = self._upcasters[event_type]

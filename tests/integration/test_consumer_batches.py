@@ -26,7 +26,7 @@ from shared.projections import SqlProjection
 from tests.conftest import KafkaBroker
 from tests.integration.kit import make_consumer
 from tests.kafka_helpers import read_topic
-from tests.sample_events import Ping, test_types
+from tests.sample_events import Note, Ping, test_types
 
 pytestmark = pytest.mark.integration
 
@@ -264,3 +264,62 @@ async def test_processed_ids_are_pruned_after_the_retention_window(pool: asyncpg
     assert {(r["consumer_group"], r["event_id"]) for r in rows} >= {("g-prune", young)}
     assert ("g-prune", old) not in {(r["consumer_group"], r["event_id"]) for r in rows}
     assert "g-other" in {r["consumer_group"] for r in rows}
+
+
+async def test_events_the_reaction_does_not_act_on_are_passed_over_undecoded(
+    pool: asyncpg.Pool, kafka: KafkaBroker, topic: str
+) -> None:
+    """Pings are handled; Notes (even one that fails its schema) move the offset on and
+    leave no trace; a type nobody knows is still a dead letter."""
+    subject = uuid.uuid4()
+    await _publish(kafka.bootstrap_servers, topic, [(subject, 1)])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for event_type, value in (
+            (Note.event_type, b'{"shipment_id": "%s", "text": "a note"}' % str(subject).encode()),
+            (Note.event_type, b'{"text": 42}'),  # fails Note's schema: never read
+            ("aidport.test.Nobody.v1", b"{}"),
+        ):
+            headers = [(k, v.encode()) for k, v in _attributes(subject, event_type).items()]
+            await producer.send_and_wait(
+                topic, value, str(subject).encode(), headers=headers, partition=0
+            )
+    finally:
+        await producer.stop()
+    seen: list[str] = []
+
+    async def one(conn: Conn, envelope: Envelope) -> None:
+        seen.append(envelope.type)
+
+    runner = make_consumer(
+        pool, topic, kafka.bootstrap_servers, handler=Reaction(one, acts_on=(Ping,)), group="g-acts"
+    )
+    messages = await read_topic(kafka.bootstrap_servers, topic)
+    batch: dict[TopicPartition, list[Any]] = defaultdict(list)
+    for m in messages:
+        batch[TopicPartition(m.topic, m.partition)].append(m)
+    await runner.process_batch(batch)
+
+    assert seen == [Ping.event_type]
+    assert (
+        await pool.fetchval("SELECT count(*) FROM processed_events WHERE consumer_group = 'g-acts'")
+        == 1
+    )
+    letters = await runner.dead_letters()
+    assert [d.reason for d in letters] == ["unknown ce_type 'aidport.test.Nobody.v1'"]
+    stored = await pool.fetchval(
+        "SELECT next_offset FROM consumer_offsets WHERE consumer_group = 'g-acts'"
+    )
+    assert stored == len(messages) == 4
+
+
+def _attributes(subject: uuid.UUID, event_type: str) -> dict[str, str]:
+    return {
+        "ce_specversion": "1.0",
+        "ce_id": str(uuid.uuid4()),
+        "ce_type": event_type,
+        "ce_source": "aidport/test",
+        "ce_subject": str(subject),
+        "ce_time": datetime.now(UTC).isoformat(),
+    }

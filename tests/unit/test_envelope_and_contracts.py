@@ -10,6 +10,7 @@ import pytest
 from shared.auth import AuthError, Principal, Role, issue_token, verify_token
 from shared.contracts import registry
 from shared.contracts.base import EventRegistry
+from shared.contracts.intake import ShipmentAnnounced, ShipmentArrived, ShipmentArrivedV2
 from shared.envelope import UndecodableMessage, UnknownTypeMessage, from_kafka, to_kafka
 from shared.eventstore import RecordedEvent
 from tests.sample_events import Ping, test_types
@@ -91,3 +92,9 @@ def test_tokens_carry_role_and_scope() -> None:
     with pytest.raises(AuthError) as forbidden:
         officer.require(Role.INTAKE_OFFICER)
     assert forbidden.value.status == 403
+
+
+def test_a_type_resolves_to_the_class_its_messages_decode_to_after_upcasting() -> None:
+    assert registry.resolve(ShipmentArrived.event_type) is ShipmentArrivedV2
+    assert registry.resolve(ShipmentAnnounced.event_type) is ShipmentAnnounced
+    assert registry.resolve("aidport.nobody.Unknown.v1") is None
