@@ -8,7 +8,7 @@ public HTTP APIs with one lean client (``bench/client.py``), prints a table and 
 The phases, in order (about 2-4 minutes on 2 cores):
 1. the client's own ceiling (the bare endpoint's ``/ping``, no database);
 2. bare INSERT, then announce, 32 clients each (interleaved, each after 2 s of unmeasured
-   warm-up); announce at half that rate;
+   warm-up); once the services have settled, announce at half that rate;
 3. more announcements, then the arrival of each, customs still stopped: an intake
    backlog of up to 10,000 events;
 4. customs started: catch-up of that backlog, beside asyncpg executemany of as many rows;
@@ -286,6 +286,7 @@ async def intake_phases(bench: Bench, bare_insert: Job) -> list[str]:
     say("announce, 32 clients")
     async with bench.cpu_during("announce, 32 clients"):
         announced = await closed_loop(bench.ports["intake"], announce, CLIENTS, PHASE_SECONDS)
+    bench.results["settled_before_announce_half_rate_s"] = await bench.settle()
     say(f"announce at half that rate ({announced.rate / 2:.0f}/s), open loop")
     count = int(announced.rate / 2 * HALF_RATE_SECONDS)
     announced_half = await open_loop(bench.ports["intake"], announce, announced.rate / 2, count)
