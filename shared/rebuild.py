@@ -1,8 +1,10 @@
 """Rebuild a service's projections from its event store: ``python -m shared.rebuild intake``.
 
-Runs in one transaction beside the live service: the store is read in pages of 10,000
-events into fresh copies of the tables, swapped in at the end; readers see the old tables
-until then, writers wait. The same is reachable over HTTP as ``POST /admin/projections/rebuild``.
+Runs beside the live service, the live tables locked against writers by one transaction
+throughout: the store is read in pages of 10,000 events into fresh copies of the tables (by
+two connections at once where the projections allow it, see ``shared.projections.rebuild``),
+swapped in at the end; readers see the old tables until then, writers wait. The same is
+reachable over HTTP as ``POST /admin/projections/rebuild``.
 """
 
 from __future__ import annotations
