@@ -45,6 +45,7 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
 )
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.db import Conn, connect
 from shared.envelope import KafkaRecord, to_kafka
@@ -96,10 +97,31 @@ def _next_wave(queue: list[Outgoing]) -> tuple[list[Outgoing], list[Outgoing]]:
     return queue, []
 
 
+class KeyPartitioner:
+    """aiokafka's default partitioner (the Java client's murmur2 of the key), each key's hash
+    remembered: a round's 35 events share their consignment's key, and murmur2 in pure
+    Python took ~5% of allocation's CPU. A key keeps its partition, as with the default."""
+
+    def __init__(self, remembered: int = 10_000) -> None:
+        self._hashes: dict[bytes, int] = {}
+        self._remembered = remembered
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return int(DefaultPartitioner()(key, all_partitions, available))
+        hashed = self._hashes.get(key)
+        if hashed is None:
+            if len(self._hashes) >= self._remembered:
+                self._hashes.clear()
+            hashed = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[hashed % len(all_partitions)]
+
+
 def idempotent_producer(bootstrap_servers: str) -> ProducerFactory:
     def make() -> AIOKafkaProducer:
         return AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
+            partitioner=KeyPartitioner(),
             enable_idempotence=True,  # implies acks=all; retries cannot reorder or duplicate
             linger_ms=5,
             request_timeout_ms=15000,
