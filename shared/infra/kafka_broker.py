@@ -13,8 +13,9 @@ to serving: 3.6 to 4.4 s on a fresh data folder (format included), 2.8 to 3.5 s 
 with data, up to about 6 s while other JVMs share the two cores; ``stop()`` (SIGTERM, a
 controlled shutdown) takes about 0.5 s. With the JVM's client compiler only (C1, see
 ``_java``), the launch takes about a second less (5.0-5.2 s fresh, 3.6-3.8 s on a restart, on
-a machine where the default took 6.3-6.7 and 4.3), and the broker used 1.0 CPU-s instead of
-2.1 over the bench's 50 consignments/s run.
+a machine where the default took 6.3-6.7 and 4.3), and over ``make bench``'s main phases
+the broker used about half the CPU (announce 1.5 CPU-s instead of 2.6, the catch-up 2.5
+instead of 5.2, fast-track 1.5 instead of 3.1), the compiler threads' share.
 
 The broker runs in a session of its own (a Ctrl-C in the terminal reaches the launcher only),
 so a launcher killed before its ``stop()`` (SIGKILL, an unhandled SIGTERM) leaves the broker
