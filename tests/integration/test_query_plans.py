@@ -151,39 +151,44 @@ async def _one_consignment(apps: dict[str, tuple[FastAPI, httpx.AsyncClient]]) -
     return str(shipment_id)
 
 
-# Each clone of the seed row gets its own key and spread-out orderings and statuses.
+# Each clone of the seed row gets its own key and spread-out orderings and statuses. The
+# record is built in FROM: `(f(...)).*` in the select list calls f once per column.
 CLONE_SQL = {
     "intake": [
-        """INSERT INTO shipments SELECT (jsonb_populate_record(NULL::shipments, to_jsonb(s)
-             || jsonb_build_object('shipment_id', gen_random_uuid(),
-                  'airport', (ARRAY['HAN','SGN','DAD'])[1 + g % 3],
-                  'status', (ARRAY['announced','arrived'])[1 + g % 2],
-                  'announced_at', s.announced_at - make_interval(mins => g)))).*
-           FROM shipments s, generate_series(1, $1) g"""
+        """INSERT INTO shipments SELECT clone.*
+           FROM shipments s, generate_series(1, $1) g,
+                jsonb_populate_record(NULL::shipments, to_jsonb(s) || jsonb_build_object(
+                    'shipment_id', gen_random_uuid(),
+                    'airport', (ARRAY['HAN','SGN','DAD'])[1 + g % 3],
+                    'status', (ARRAY['announced','arrived'])[1 + g % 2],
+                    'announced_at', s.announced_at - make_interval(mins => g))) AS clone"""
     ],
     "customs": [
-        """INSERT INTO clearance_cases SELECT (jsonb_populate_record(NULL::clearance_cases,
-             to_jsonb(c) || jsonb_build_object('shipment_id', gen_random_uuid(),
-                  'airport', (ARRAY['HAN','SGN','DAD'])[1 + g % 3],
-                  'status', (ARRAY['awaiting_arrival','arrived','cleared','closed'])[1 + g % 4],
-                  'opened_at', c.opened_at - make_interval(mins => g),
-                  'expected_arrival', c.expected_arrival - make_interval(mins => g),
-                  'arrived_at', c.arrived_at - make_interval(mins => g),
-                  'cleared_at', c.cleared_at - make_interval(mins => g)))).*
-           FROM clearance_cases c, generate_series(1, $1) g"""
+        """INSERT INTO clearance_cases SELECT clone.*
+           FROM clearance_cases c, generate_series(1, $1) g,
+                jsonb_populate_record(NULL::clearance_cases, to_jsonb(c) || jsonb_build_object(
+                    'shipment_id', gen_random_uuid(),
+                    'airport', (ARRAY['HAN','SGN','DAD'])[1 + g % 3],
+                    'status', (ARRAY['awaiting_arrival','arrived','cleared','closed'])[1 + g % 4],
+                    'opened_at', c.opened_at - make_interval(mins => g),
+                    'expected_arrival', c.expected_arrival - make_interval(mins => g),
+                    'arrived_at', c.arrived_at - make_interval(mins => g),
+                    'cleared_at', c.cleared_at - make_interval(mins => g))) AS clone"""
     ],
     "allocation": [
-        """INSERT INTO notices SELECT (jsonb_populate_record(NULL::notices, to_jsonb(n)
-             || jsonb_build_object('notice_number', n.notice_number || '-' || g,
-                  'shipment_id', md5(g::text)::uuid, 'round_id', n.round_id || '-' || g,
-                  'status', (ARRAY['issued','acknowledged'])[1 + g % 2],
-                  'position', n.position + 100 * g))).*
-           FROM notices n, generate_series(1, $1 / 34) g""",
-        """INSERT INTO allocation_rounds SELECT (jsonb_populate_record(NULL::allocation_rounds,
-             to_jsonb(r) || jsonb_build_object('round_id', r.round_id || '-' || g,
-                  'shipment_id', md5(g::text)::uuid,
-                  'decided_at', r.decided_at - make_interval(mins => g)))).*
-           FROM allocation_rounds r, generate_series(1, $1) g""",
+        """INSERT INTO notices SELECT clone.*
+           FROM notices n, generate_series(1, $1 / 34) g,
+                jsonb_populate_record(NULL::notices, to_jsonb(n) || jsonb_build_object(
+                    'notice_number', n.notice_number || '-' || g,
+                    'shipment_id', md5(g::text)::uuid, 'round_id', n.round_id || '-' || g,
+                    'status', (ARRAY['issued','acknowledged'])[1 + g % 2],
+                    'position', n.position + 100 * g)) AS clone""",
+        """INSERT INTO allocation_rounds SELECT clone.*
+           FROM allocation_rounds r, generate_series(1, $1) g,
+                jsonb_populate_record(NULL::allocation_rounds, to_jsonb(r) || jsonb_build_object(
+                    'round_id', r.round_id || '-' || g,
+                    'shipment_id', md5(g::text)::uuid,
+                    'decided_at', r.decided_at - make_interval(mins => g))) AS clone""",
     ],
 }
 
