@@ -201,12 +201,33 @@ async def _replay(
 ) -> int:
     """Project every event (of ``part``: (index, count) of the keys) in position order."""
     await conn.execute(f"SET LOCAL search_path = {REBUILD_SCHEMA}, public")
+    tables = [t for p in projections for t in p.tables]
+    await _stage(conn, tables)
     replayed = position = 0
     while events := await _page(conn, store, projections, position, page, part):
         await project(conn, projections, events)
         position = events[-1].position
         replayed += len(events)
+    await _unstage(conn, tables)
     return replayed
+
+
+async def _stage(conn: Conn, tables: Sequence[str]) -> None:
+    """Temporary copies of the fresh tables, which the projections' unqualified SQL then
+    writes to (``pg_temp`` comes first on the search path). A row is inserted, then
+    rewritten by each later event of its key: in a temporary table that writes no WAL and
+    takes no shared buffers, and the fresh table gets each row once, in ``_unstage``."""
+    for table in tables:
+        await conn.execute(
+            f"CREATE TEMP TABLE {table} (LIKE {REBUILD_SCHEMA}.{table} INCLUDING ALL)"
+            " ON COMMIT DROP"
+        )
+
+
+async def _unstage(conn: Conn, tables: Sequence[str]) -> None:
+    for table in tables:
+        await conn.execute(f"INSERT INTO {REBUILD_SCHEMA}.{table} SELECT * FROM pg_temp.{table}")
+        await conn.execute(f"DROP TABLE pg_temp.{table}")
 
 
 async def _replay_in_parts(
