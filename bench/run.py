@@ -13,7 +13,8 @@ The phases, in order (about 2-4 minutes on 2 cores):
    backlog of up to 10,000 events;
 4. customs started: catch-up of that backlog, beside asyncpg executemany of as many rows;
 5. once the services have settled (customs' relay and allocation done with the catch-up's
-   events), intake's projections rebuilt (``POST /admin/projections/rebuild``);
+   events), intake's projections rebuilt (``POST /admin/projections/rebuild``), the first
+   run measured, two more recorded;
 6. bare INSERT again, then fast-track, 32 clients; once allocation has worked off that
    loop's releases, fast-track at half that rate;
 7. once allocation has drafted the rounds of every cleared case and the services have
@@ -60,6 +61,7 @@ HALF_RATE_SECONDS = 5.0
 LATENCY_RATES = ((20, 100), (50, 200))  # consignments/s, how many
 PROVINCES = 34
 FAST_TRACK_CANDIDATES = 1200  # at least, for the fast-track runs at full and at half rate
+REBUILD_REPEATS = 2  # after the measured rebuild, for the record
 CATCH_UP_EVENTS = 10_000  # the intake backlog customs catches up on, when time allows
 TARGETS = {
     "commands_vs_baseline": ">= 0.70",
@@ -380,21 +382,30 @@ async def _executemany(conn: asyncpg.Connection, rows: int) -> float:
 
 
 async def rebuild(bench: Bench) -> None:
+    """The first rebuild is the figure (an operator runs one, after a load); it is run
+    twice more, for the record: repeats cost PostgreSQL less (30,000 intake events: 1.0-1.6
+    CPU-s the first time, 0.6-1.1 after, the difference mostly kernel time in the backends)."""
     say("rebuild of intake's projections through POST /admin/projections/rebuild")
     token = await bench.token("admin", "intake")
     connection = Connection(bench.ports["intake"])
-    started = time.perf_counter()
-    async with bench.cpu_during("rebuild"):
+
+    async def once() -> dict[str, Any]:
+        started = time.perf_counter()
         status, body = await connection.json("POST", "/admin/projections/rebuild", None, token)
-    seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        replayed = body.get("events_replayed", 0) if status == 200 and body else 0
+        return {
+            "status": status,
+            "events": replayed,
+            "seconds": round(seconds, 3),
+            "events_per_s": round(replayed / seconds) if seconds else 0,
+        }
+
+    async with bench.cpu_during("rebuild"):
+        first = await once()
+    repeats = [(await once())["events_per_s"] for _ in range(REBUILD_REPEATS)]
     connection.close()
-    replayed = body.get("events_replayed", 0) if status == 200 and body else 0
-    bench.results["rebuild"] = {
-        "status": status,
-        "events": replayed,
-        "seconds": round(seconds, 3),
-        "events_per_s": round(replayed / seconds) if seconds else 0,
-    }
+    bench.results["rebuild"] = first | {"repeats_events_per_s": repeats}
 
 
 async def fast_track(bench: Bench, shipment_ids: list[str], bare_insert: Job) -> None:
@@ -554,6 +565,8 @@ def table(results: dict[str, Any]) -> str:
         (f"rebuild (intake, {r['events']} events)", f"{r['events_per_s']:,} ev/s",
          f"{r['seconds']} s, after {results.get('settled_before_rebuild_s')} s settling",
          TARGETS["rebuild_events_per_s"]),
+        ("  run again", " and ".join(f"{x:,}" for x in r.get("repeats_events_per_s", [])) + " ev/s",
+         "not the figure: the first run is", ""),
     ]  # fmt: skip
     settled = results.get("settled_before_latency_s")
     rows.append(("  (the services settled first)", f"{settled} s", "", ""))
