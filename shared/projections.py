@@ -7,8 +7,8 @@ read by position in SQL (no round trip, and no decoding, per event).
 
 ``rebuild`` replays the whole event store in large pages into FRESH tables (created
 ``LIKE`` the live ones, in a schema of their own, filled through temporary copies) and
-swaps them in at the end, so
-readers keep the old tables until the swap; the result equals the incrementally built one.
+swaps them in at the end, so readers keep the old tables until the swap; the result equals
+the incrementally built one.
 Set-based projections keyed alike are replayed by several connections, a share of the keys
 each.
 """
