@@ -8,9 +8,9 @@ read by position in SQL (no round trip, and no decoding, per event).
 ``rebuild`` replays the whole event store in large pages into FRESH tables (created
 ``LIKE`` the live ones, in a schema of their own, filled through temporary copies) and
 swaps them in at the end, so readers keep the old tables until the swap; the result equals
-the incrementally built one.
-Set-based projections keyed alike are replayed by several connections, a share of the keys
-each.
+the incrementally built one. Set-based projections get each page as positions grouped in
+SQL (``apply_groups``), so no event passes through Python; those keyed alike are replayed
+by several connections, a share of the keys each.
 """
 
 from __future__ import annotations
@@ -138,15 +138,22 @@ class SqlProjection:
 
     async def apply_batch(self, conn: Conn, events: Sequence[EventRef]) -> None:
         mine = [e for e in events if e.event_type in self.statements]
-        if not mine:
-            return
+        groups: list[tuple[str, list[int]]] = []
         for generation in generations(mine, lambda e: e.data.get(self.key_field)):
             by_type: dict[str, list[int]] = defaultdict(list)
             for event in generation:
                 by_type[event.event_type].append(event.position)
-            for event_type, positions in by_type.items():
-                await conn.execute(self.statements[event_type], positions)
-        await self.after_batch(conn, [e.position for e in mine])
+            groups.extend(by_type.items())
+        await self.apply_groups(conn, groups)
+
+    async def apply_groups(self, conn: Conn, groups: Sequence[tuple[str, Sequence[int]]]) -> None:
+        """Apply events given as (type, positions) groups, generation after generation
+        (see ``generations``): one statement per group of a type this projection takes."""
+        mine = [(event_type, p) for event_type, p in groups if event_type in self.statements]
+        for event_type, positions in mine:
+            await conn.execute(self.statements[event_type], positions)
+        if mine:
+            await self.after_batch(conn, [p for _, positions in mine for p in positions])
 
 
 # -- rebuild -------------------------------------------------------------------------
@@ -204,12 +211,39 @@ async def _replay(
     await conn.execute(f"SET LOCAL search_path = {REBUILD_SCHEMA}, public")
     tables = [t for p in projections for t in p.tables]
     await _stage(conn, tables)
+    set_based = [p for p in projections if isinstance(p, SqlProjection)]
+    if set_based and len(set_based) == len(projections):
+        replayed = await _replay_grouped(conn, set_based, page, part)
+    else:
+        replayed = await _replay_decoded(conn, store, projections, page)
+    await _unstage(conn, tables)
+    return replayed
+
+
+async def _replay_decoded(
+    conn: Conn, store: EventStore, projections: Sequence[Projection], page: int
+) -> int:
     replayed = position = 0
-    while events := await _page(conn, store, projections, position, page, part):
+    while events := await store.read_all(conn, after=position, limit=page):
         await project(conn, projections, events)
         position = events[-1].position
         replayed += len(events)
-    await _unstage(conn, tables)
+    return replayed
+
+
+async def _replay_grouped(
+    conn: Conn, projections: Sequence[SqlProjection], page: int, part: tuple[int, int] | None
+) -> int:
+    """Set-based projections take a page as the positions of its events grouped in SQL,
+    so that no event passes through Python."""
+    keys = sorted({p.key_field for p in projections})
+    replayed = position = 0
+    while groups := await _grouped_page(conn, keys, position, page, part):
+        for projection in projections:
+            await projection.apply_groups(conn, groups[projection.key_field])
+        first_key = groups[keys[0]]  # every event of the page once
+        replayed += sum(len(positions) for _, positions in first_key)
+        position = max(positions[-1] for _, positions in first_key)
     return replayed
 
 
@@ -264,37 +298,39 @@ def _part_of(key: str, parts: int) -> str:
     return f"(hashtext(coalesce(data->>'{key}', '')) & 2147483647) % {parts}"
 
 
-@dataclass(frozen=True)
-class _Ref:
-    position: int
-    event_type: str
-    data: dict[str, Any]
-
-
-async def _page(
-    conn: Conn,
-    store: EventStore,
-    projections: Sequence[Projection],
-    after: int,
-    limit: int,
-    part: tuple[int, int] | None = None,
-) -> Sequence[Any]:
-    """The next page of events: whole events, or when every projection is set-based only
-    what they need in Python (position, type and key), which spares decoding JSON. A
-    ``part`` (index, count) keeps the events whose first key hashes to that index."""
-    if not all(isinstance(p, SqlProjection) for p in projections):
-        return await store.read_all(conn, after=after, limit=limit)
-    keys = sorted({p.key_field for p in projections if isinstance(p, SqlProjection)})
+async def _grouped_page(
+    conn: Conn, keys: Sequence[str], after: int, limit: int, part: tuple[int, int] | None
+) -> dict[str, list[tuple[str, list[int]]]]:
+    """The next page of events (of ``part``: (index, count), by the first key's hash), as
+    ``apply_groups`` takes it for each key field: positions by generation and type, in
+    generation order; empty at the end of the store. The generations are counted in SQL,
+    each event's number among the page's earlier events of its key (see ``generations``)."""
     mine = "" if part is None else f" AND {_part_of(keys[0], part[1])} = {part[0]}"
+    fields = ", ".join(f"data->>'{key}' AS k{i}" for i, key in enumerate(keys))
+    per_key = " UNION ALL ".join(
+        f"""SELECT {i} AS key, generation, event_type, min(position) AS first,
+                   array_agg(position ORDER BY position) AS positions
+            FROM (SELECT position, event_type,
+                         row_number() OVER (PARTITION BY k{i} ORDER BY position) AS generation
+                  FROM page) AS numbered
+            GROUP BY generation, event_type"""
+        for i in range(len(keys))
+    )
     rows = await conn.fetch(
-        "SELECT position, event_type, ARRAY[" + ", ".join(f"data->>'{k}'" for k in keys) + "]"
-        f" AS k FROM events WHERE position > $1{mine} ORDER BY position LIMIT $2",
+        f"""WITH page AS MATERIALIZED (
+                SELECT position, event_type, {fields} FROM events
+                WHERE position > $1{mine} ORDER BY position LIMIT $2)
+            {per_key}
+            ORDER BY key, generation, first""",
         after,
         limit,
     )
-    return [
-        _Ref(r["position"], r["event_type"], dict(zip(keys, r["k"], strict=True))) for r in rows
-    ]
+    if not rows:
+        return {}
+    groups: dict[str, list[tuple[str, list[int]]]] = {key: [] for key in keys}
+    for row in rows:
+        groups[keys[row["key"]]].append((row["event_type"], row["positions"]))
+    return groups
 
 
 async def _create_fresh_tables(conn: Conn, tables: Sequence[str]) -> list[str]:
