@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -12,7 +14,7 @@ import pytest
 
 from shared.db import Conn
 from shared.eventstore import EventStore, RecordedEvent
-from shared.projections import SqlProjection, project, rebuild
+from shared.projections import SqlProjection, _grouped_page, generations, project, rebuild
 from tests.sample_events import Ping, ping
 
 pytestmark = pytest.mark.integration
@@ -157,3 +159,41 @@ async def test_a_failed_rebuild_in_parts_leaves_the_live_tables_and_no_fresh_one
     assert not await pool.fetchval(
         "SELECT count(*) FROM pg_namespace WHERE nspname = 'aidport_rebuild'"
     )
+
+
+async def test_a_page_grouped_in_sql_splits_generations_as_python_does(pool: asyncpg.Pool) -> None:
+    """The rebuild's pages are grouped in SQL; for every key field the groups must be the
+    ones ``SqlProjection.apply_batch`` makes with ``generations``: same order, same events."""
+    draw = random.Random(20261202)
+    for _ in range(40):
+        await pool.execute("TRUNCATE events")
+        events = [
+            (
+                draw.choice(["A", "B", "C"]),
+                {"a": draw.choice(["a0", "a1", "a2", None]), "b": draw.choice(["b0", "b1"])},
+            )
+            for _ in range(draw.randint(1, 30))
+        ]
+        for version, (event_type, data) in enumerate(events, start=1):
+            await pool.execute(
+                "INSERT INTO events (stream_id, stream_version, event_id, event_type, data,"
+                " metadata) VALUES ('s', $1, $2, $3, $4::jsonb, '{}')",
+                version,
+                uuid.uuid4(),
+                event_type,
+                {k: v for k, v in data.items() if v is not None},
+            )
+        rows = await pool.fetch("SELECT position, event_type, data FROM events ORDER BY position")
+        limit = draw.randint(1, 35)
+        async with pool.acquire() as conn:
+            grouped = await _grouped_page(conn, ["a", "b"], 0, limit, None)
+
+        page = rows[:limit]
+        for key in ("a", "b"):
+            expected: list[tuple[str, list[int]]] = []
+            for generation in generations(page, lambda r, k=key: r["data"].get(k)):
+                by_type: dict[str, list[int]] = defaultdict(list)
+                for row in generation:
+                    by_type[row["event_type"]].append(row["position"])
+                expected.extend(by_type.items())
+            assert grouped[key] == expected, (key, events, limit)
