@@ -302,6 +302,22 @@ class EventStore:
         rows = await db.fetch(_READ_AFTER, after, limit)
         return [_record(r) for r in rows]
 
+    async def read_streams(
+        self, db: Executor, after: tuple[str, int] | None, limit: int
+    ) -> list[RecordedEvent]:
+        """The next events stream by stream (by stream id, then version) after the event
+        ``after`` (stream id, version; None: from the start): what a rebuild of per-stream
+        projections reads, each stream's events one after the other."""
+        stream_id, version = after or ("", 0)
+        rows = await db.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE (stream_id, stream_version) > ($1, $2)"
+            " ORDER BY stream_id, stream_version LIMIT $3",
+            stream_id,
+            version,
+            limit,
+        )
+        return [_record(r) for r in rows]
+
     async def event_at(self, db: Executor, position: int) -> RecordedEvent | None:
         row = await db.fetchrow(f"SELECT {_COLUMNS} FROM events WHERE position = $1", position)
         return None if row is None else _record(row)

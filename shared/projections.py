@@ -10,7 +10,9 @@ read by position in SQL (no round trip, and no decoding, per event).
 swaps them in at the end, so readers keep the old tables until the swap; the result equals
 the incrementally built one. Set-based projections get each page as positions grouped in
 SQL (``apply_groups``), so no event passes through Python; those keyed alike are replayed
-by several connections, a share of the keys each.
+by several connections, a share of the keys each. Projections of whole streams
+(``StreamProjection``) get the store read stream by stream, each stream once with all its
+events.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import asyncpg
@@ -55,6 +58,16 @@ class FoldedStream:
 
     state: Any
     records: Sequence[RecordedEvent]
+
+
+@runtime_checkable
+class StreamProjection(Protocol):
+    """A projection of whole streams, fed all the events of each stream at once. A
+    rebuild then reads the store stream by stream and hands each stream over once."""
+
+    async def apply_streams(
+        self, conn: Conn, streams: Sequence[Sequence[RecordedEvent]]
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -212,8 +225,11 @@ async def _replay(
     tables = [t for p in projections for t in p.tables]
     await _stage(conn, tables)
     set_based = [p for p in projections if isinstance(p, SqlProjection)]
+    by_stream = [p for p in projections if isinstance(p, StreamProjection)]
     if set_based and len(set_based) == len(projections):
         replayed = await _replay_grouped(conn, set_based, page, part)
+    elif by_stream and len(by_stream) == len(projections):
+        replayed = await _replay_by_stream(conn, store, by_stream, page)
     else:
         replayed = await _replay_decoded(conn, store, projections, page)
     await _unstage(conn, tables)
@@ -229,6 +245,31 @@ async def _replay_decoded(
         position = events[-1].position
         replayed += len(events)
     return replayed
+
+
+async def _replay_by_stream(
+    conn: Conn, store: EventStore, projections: Sequence[StreamProjection], page: int
+) -> int:
+    """Stream by stream: each event read once, each stream applied once with all its events
+    (a page's last stream waits for the rest of its events on the next page)."""
+    replayed = 0
+    after: tuple[str, int] | None = None
+    pending: list[RecordedEvent] = []
+    while events := await store.read_streams(conn, after, page):
+        after = (events[-1].stream_id, events[-1].stream_version)
+        streams = [list(s) for _, s in groupby([*pending, *events], lambda e: e.stream_id)]
+        pending = streams.pop()
+        replayed += await _apply_streams(conn, projections, streams)
+    return replayed + await _apply_streams(conn, projections, [pending] if pending else [])
+
+
+async def _apply_streams(
+    conn: Conn, projections: Sequence[StreamProjection], streams: list[list[RecordedEvent]]
+) -> int:
+    if streams:
+        for projection in projections:
+            await projection.apply_streams(conn, streams)
+    return sum(len(s) for s in streams)
 
 
 async def _replay_grouped(

@@ -4,7 +4,8 @@ A case's row is its folded state: for each case touched by a batch, the projecti
 the case's events (in the same transaction) and writes the whole row. The rules that say
 what is held, free or cleared therefore live once, in the domain, and the row can never
 disagree with them. It costs one read of the batch's streams, except where the state is
-folded already: a command's handler and a consumer's unit of work hand it over (``apply_folded``).
+folded already: a command's handler and a consumer's unit of work hand it over (``apply_folded``),
+or where a rebuild hands over whole cases (``apply_streams``).
 """
 
 from __future__ import annotations
@@ -53,9 +54,12 @@ class ClearanceCasesProjection:
     async def apply_batch(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
         """All the batch's cases: one read of their streams, one executemany of their rows."""
         streams = await self.store.load_many(conn, list(dict.fromkeys(e.stream_id for e in events)))
+        await self.apply_streams(conn, list(streams.values()))
+
+    async def apply_streams(self, conn: Conn, streams: Sequence[Sequence[RecordedEvent]]) -> None:
+        """Cases from all their events (what a rebuild hands over, stream by stream)."""
         await self.apply_folded(
-            conn,
-            [FoldedStream(domain.decider.fold(r.decode() for r in s), s) for s in streams.values()],
+            conn, [FoldedStream(domain.decider.fold(r.decode() for r in s), s) for s in streams]
         )
 
     async def apply_folded(self, conn: Conn, streams: Sequence[FoldedStream]) -> None:

@@ -47,7 +47,8 @@ async def _table(pool: asyncpg.Pool, table: str, key: str) -> list[dict[str, obj
     return [dict(r) for r in await pool.fetch(f"SELECT * FROM {table} ORDER BY {key}")]
 
 
-async def test_customs_cases_rebuilt_equal_the_live_ones(pool: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("page", [10_000, 4, 1])  # a case's events across pages
+async def test_customs_cases_rebuilt_equal_the_live_ones(pool: asyncpg.Pool, page: int) -> None:
     async with pool.acquire() as conn:
         await migrate(conn, SERVICES / "customs" / "migrations")
     handler = CommandHandler(EventStore("customs"), customs.decider, CUSTOMS_PROJECTIONS)
@@ -68,7 +69,7 @@ async def test_customs_cases_rebuilt_equal_the_live_ones(pool: asyncpg.Pool) -> 
         await uow.run(conn, [StreamCommand(str(s), present, {}) for s in shipments[:3]])
     live = await _table(pool, "clearance_cases", "shipment_id")
 
-    assert await rebuild(pool, EventStore("customs"), CUSTOMS_PROJECTIONS) == 21
+    assert await rebuild(pool, EventStore("customs"), CUSTOMS_PROJECTIONS, page=page) == 21
     assert await _table(pool, "clearance_cases", "shipment_id") == live
     assert sorted(str(r["status"]) for r in live) == ["arrived"] * 9 + ["awaiting_arrival"] * 3
     lots = await pool.fetch(
