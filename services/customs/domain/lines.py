@@ -29,20 +29,26 @@ def lines_of(state: ClearanceCase, units: dict[LotKey, int]) -> tuple[LineItem, 
 
 
 def _lots(state: ClearanceCase, line: LineItem, units: dict[LotKey, int]) -> tuple[Lot, ...]:
-    listed = {lot.lot_number: lot for lot in line.lots}
+    listed = {lot.lot_number for lot in line.lots}
     ordered = [lot.lot_number for lot in line.lots if (line.line_no, lot.lot_number) in units]
     ordered += sorted(n for (_, n) in units if n not in listed)
-    fallback = _fallback_expiry(state, line)
     return tuple(
         Lot(
             lot_number=number,
-            expiry_date=listed[number].expiry_date
-            if number in listed
-            else state.expiries.get((line.line_no, number), fallback),
+            expiry_date=_expiry(state, line, number),
             quantity=units[(line.line_no, number)],
         )
         for number in ordered
     )
+
+
+def _expiry(state: ClearanceCase, line: LineItem, number: str) -> date:
+    """A lot's expiry: the manifest's, else what intake read, else the line's fallback."""
+    for lot in reversed(line.lots):  # the last listing wins, as it always has
+        if lot.lot_number == number:
+            return lot.expiry_date
+    key = (line.line_no, number)
+    return state.expiries[key] if key in state.expiries else _fallback_expiry(state, line)
 
 
 def _fallback_expiry(state: ClearanceCase, line: LineItem) -> date:
@@ -56,12 +62,14 @@ def _with(line: LineItem, quantity: int, lots: tuple[Lot, ...]) -> LineItem:
 
 
 def nearest_expiry(state: ClearanceCase) -> date | None:
-    """The earliest expiry among the lots still to be cleared (or announced, before arrival)."""
-    if state.parts:
-        keys = [k for k, b in state.ledger.items() if b.remaining > 0]
-        expiries = [
-            lot.expiry_date for line in lines_of(state, dict.fromkeys(keys, 1)) for lot in line.lots
-        ]
-    else:
-        expiries = [lot.expiry_date for line in state.lines for lot in line.lots]
+    """The earliest expiry among the lots still to be cleared (or announced, before arrival):
+    of the lots ``lines_of`` gives for the remaining units, worked out without building them."""
+    if not state.parts:
+        return min((lot.expiry_date for line in state.lines for lot in line.lots), default=None)
+    remaining = [k for k, b in state.ledger.items() if b.remaining > 0]
+    expiries = []
+    for line in state.lines:
+        numbers = {number for line_no, number in remaining if line_no == line.line_no}
+        if numbers and numbers != {NO_LOT}:  # a line of no lot but NO_LOT has no lots
+            expiries += [_expiry(state, line, number) for number in numbers]
     return min(expiries, default=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,9 +15,17 @@ from services.customs.domain import (
     OpenCase,
     PresentGoods,
     decider,
+    lines_of,
+    nearest_expiry,
 )
 from shared.contracts.base import DomainEvent
-from shared.contracts.customs import ClearanceCaseOpened, ClearedFastTrack, Examination, Lane
+from shared.contracts.customs import (
+    ClearanceCaseOpened,
+    ClearedFastTrack,
+    Examination,
+    Lane,
+    LotExpiry,
+)
 from shared.contracts.intake import ShipmentAnnounced
 from shared.contracts.values import Category, LineItem, Unit
 from shared.decider import DomainError, InvalidInput, NotFound, StateConflict
@@ -183,3 +192,33 @@ def test_the_release_holds_exactly_what_was_received(
         assert all(x.quantity > 0 for x in cleared_line.lots)
         if cleared_line.lots:
             assert sum(x.quantity for x in cleared_line.lots) == cleared_line.quantity
+
+
+# --- the queue's nearest expiry -------------------------------------------------------------
+
+# line 1 lists A1-A3; X9 and "" (no lot) are not on its manifest; line 2 has no lots
+presented_lots = st.lists(
+    st.tuples(
+        st.sampled_from([(1, "A1"), (1, "A2"), (1, "A3"), (1, "X9"), (1, ""), (2, "")]),
+        st.integers(0, 50),
+    ),
+    max_size=6,
+)
+
+
+@given(st.lists(presented_lots, min_size=1, max_size=3), st.integers(0, 400), st.booleans())
+def test_the_nearest_expiry_is_the_earliest_of_the_lots_still_to_clear(
+    parts: list[list[tuple[tuple[int, str], int]]], days: int, clear_them: bool
+) -> None:
+    commands: list[Any] = [OPEN]
+    for part_no, entries in enumerate(parts, start=1):
+        read = (LotExpiry(line_no=1, lot_number="X9", expiry_date=NOW.date() + timedelta(days)),)
+        arrived = received(*((n, lot_no, q) for (n, lot_no), q in entries))
+        commands.append(PresentGoods(NOW, arrived, part_no, read if part_no == 2 else ()))
+    state, _ = run(*commands)
+    if clear_them and state.presented_total:
+        state, _ = run(*commands, clear())
+
+    remaining = dict.fromkeys((k for k, b in state.ledger.items() if b.remaining > 0), 1)
+    shown = [lot.expiry_date for line in lines_of(state, remaining) for lot in line.lots]
+    assert nearest_expiry(state) == min(shown, default=None)
