@@ -31,6 +31,9 @@ from shared.eventstore import EventStore, RecordedEvent
 
 REBUILD_SCHEMA = "aidport_rebuild"
 REBUILD_PAGE = 10_000  # events per page read from the store during a rebuild
+# At most this many when the events are decoded into Python objects: 10,000 customs events
+# held 64 MB more at the peak than at rest, 1,000 held 5 MB, at the same speed.
+REBUILD_DECODED_PAGE = 1_000
 REBUILD_WORKERS = 2  # connections replaying set-based projections at once (one per core)
 
 
@@ -229,9 +232,9 @@ async def _replay(
     if set_based and len(set_based) == len(projections):
         replayed = await _replay_grouped(conn, set_based, page, part)
     elif by_stream and len(by_stream) == len(projections):
-        replayed = await _replay_by_stream(conn, store, by_stream, page)
+        replayed = await _replay_by_stream(conn, store, by_stream, min(page, REBUILD_DECODED_PAGE))
     else:
-        replayed = await _replay_decoded(conn, store, projections, page)
+        replayed = await _replay_decoded(conn, store, projections, min(page, REBUILD_DECODED_PAGE))
     await _unstage(conn, tables)
     return replayed
 
