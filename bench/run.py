@@ -20,7 +20,9 @@ The phases, in order (about 2-4 minutes on 2 cores):
 7. once allocation has drafted the rounds of every cleared case and the services have
    settled, fast-track -> the 34th notice, open loop at 20 and at 50 consignments/s;
 8. the resident memory of every process, sampled throughout (peak), and the CPU seconds
-   each process used during the main phases (where the time goes).
+   each process used during the main phases (where the time goes);
+9. the disk's flush latency during the half-rate and latency runs (``bench/storage.py``):
+   a commit waits for a flush, so a stalling disk shows in those runs' tails.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import orjson
 import psutil  # type: ignore[import-untyped]
 
 from bench.client import Connection, Job, Run, closed_loop, open_loop
+from bench.storage import FsyncProbe
 from shared.auth import DEMO_PASSWORD
 from shared.devstack import ServiceProcess, service_env, start_service, wait_ready
 from shared.infra.kafka_broker import KafkaBroker, create_topics, ensure_kafka_jars, free_port
@@ -117,8 +120,14 @@ def arrival(shipment: dict[str, Any]) -> dict[str, Any]:
 
 
 class Bench:
-    def __init__(self, postgres: EmbeddedPostgres, kafka: KafkaBroker, logs: Path) -> None:
-        self.postgres, self.kafka, self.logs = postgres, kafka, logs
+    def __init__(
+        self,
+        postgres: EmbeddedPostgres,
+        kafka: KafkaBroker,
+        logs: Path,
+        probe: FsyncProbe | None = None,
+    ) -> None:
+        self.postgres, self.kafka, self.logs, self.probe = postgres, kafka, logs, probe
         self.urls = {}
         for name in [*SERVICES, "baseline"]:
             postgres.create_database(f"bench_{name}")
@@ -222,6 +231,15 @@ class Bench:
             "by_process": {k: v for k, v in sorted(used.items(), key=lambda kv: -kv[1]) if v},
         }
 
+    @contextlib.contextmanager
+    def disk_during(self, phase: str) -> Iterator[None]:
+        """Records what the flush probe (if any) saw while ``phase`` ran."""
+        started = time.perf_counter()
+        yield
+        if self.probe is not None:
+            flushes = self.probe.between(started, time.perf_counter())
+            self.results.setdefault("disk_flush", {})[phase] = flushes
+
     # -- HTTP helpers --------------------------------------------------------------------
     async def token(self, user: str, service: str) -> str:
         if (key := f"{service}/{user}") not in self.tokens:
@@ -291,7 +309,8 @@ async def intake_phases(bench: Bench, bare_insert: Job) -> list[str]:
     bench.results["settled_before_announce_half_rate_s"] = await bench.settle()
     say(f"announce at half that rate ({announced.rate / 2:.0f}/s), open loop")
     count = int(announced.rate / 2 * HALF_RATE_SECONDS)
-    announced_half = await open_loop(bench.ports["intake"], announce, announced.rate / 2, count)
+    with bench.disk_during("announce at half rate"):
+        announced_half = await open_loop(bench.ports["intake"], announce, announced.rate / 2, count)
     bench.results["announce"] = _command(announced, baseline_1, announced_half)
 
     # Enough consignments for the fast-track runs, and a backlog of up to CATCH_UP_EVENTS
@@ -448,7 +467,8 @@ async def fast_track(bench: Bench, shipment_ids: list[str], bare_insert: Job) ->
     drained = await _allocation_idle(bench) + await bench.settle()
     bench.results["settled_before_half_rate_s"] = round(drained, 1)
     say(f"fast-track at half that rate ({rate:.0f}/s, {count} consignments), open loop")
-    half = await open_loop(bench.ports["customs"], next_candidate, rate, count)
+    with bench.disk_during("fast-track at half rate"):
+        half = await open_loop(bench.ports["customs"], next_candidate, rate, count)
     bench.results["fast_track"] = _command(tracked, baseline_2, half)
 
     say("waiting for allocation to catch up before the latency runs")
@@ -460,8 +480,12 @@ async def fast_track(bench: Bench, shipment_ids: list[str], bare_insert: Job) ->
     for rate_per_s, count in LATENCY_RATES:
         ids, for_latency = for_latency[:count], for_latency[count:]
         say(f"fast-track -> 34th notice, {count} consignments at {rate_per_s}/s, open loop")
-        async with bench.cpu_during(f"fast-track -> 34 notices at {rate_per_s}/s"):
-            latencies[f"{rate_per_s}_per_s"] = await _to_last_notice(bench, clear, ids, rate_per_s)
+        phase = f"fast-track -> 34 notices at {rate_per_s}/s"
+        async with bench.cpu_during(phase):
+            with bench.disk_during(phase):
+                latencies[f"{rate_per_s}_per_s"] = await _to_last_notice(
+                    bench, clear, ids, rate_per_s
+                )
     bench.results["fast_track_to_34_notices"] = latencies
 
 
@@ -563,6 +587,7 @@ def table(results: dict[str, Any]) -> str:
             ("  ratio to bare", f"{m['ratio_to_baseline']}", "", TARGETS["commands_vs_baseline"]),
             (f"  at half rate ({half['per_second']:,.0f}/s)", f"p99 {half['p99_ms']} ms",
              f"p50 {half['p50_ms']} ms", TARGETS["commands_p99_at_half_rate_ms"] + " ms"),
+            *_disk_row(results, f"{name} at half rate"),
         ]  # fmt: skip
     rows += [
         (f"catch-up ({c['events']} intake events -> customs)", f"{c['events_per_s']:,} ev/s",
@@ -585,6 +610,7 @@ def table(results: dict[str, Any]) -> str:
              f"p50 {m['p50_ms']}, p95 {m['p95_ms']} ({m['complete']}/{m['consignments']})",
              TARGETS["fast_track_to_34_notices_p99_ms_at_50"] + " ms" if key == "50_per_s" else "")
         )  # fmt: skip
+        rows += _disk_row(results, f"fast-track -> 34 notices at {key.split('_')[0]}/s")
     for name, mb in rss.items():
         target = TARGETS["service_rss_mb"] + " MB" if name in SERVICES else ""
         rows.append((f"peak RSS {name}", f"{mb} MB", "", target))
@@ -594,6 +620,17 @@ def table(results: dict[str, Any]) -> str:
     lines.append("-+-".join("-" * w for w in widths))
     lines += [" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
+
+
+def _disk_row(results: dict[str, Any], phase: str) -> list[tuple[str, str, str, str]]:
+    """The disk's flushes during ``phase``: a stall there is in every commit's latency."""
+    d = results.get("disk_flush", {}).get(phase, {})
+    if not d.get("flushes"):
+        return []
+    stalls = f"{d['stalls_over_100_ms']} of {d['flushes']} over 100 ms"
+    return [
+        ("    disk flush meanwhile", f"max {d['max_ms']} ms", f"p99 {d['p99_ms']} ms, {stalls}", "")
+    ]
 
 
 @contextlib.contextmanager
@@ -613,23 +650,28 @@ def infrastructure(folder: Path) -> Iterator[tuple[EmbeddedPostgres, KafkaBroker
 
 
 def main() -> None:
-    started, load_before = time.perf_counter(), os.getloadavg()
+    started, load_before, speed_before = time.perf_counter(), os.getloadavg(), _python_speed()
     with tempfile.TemporaryDirectory(prefix="aidport-bench-") as tmp:
         say("starting PostgreSQL and Kafka")
         with infrastructure(Path(tmp)) as (postgres, kafka):
             logs = Path(tmp) / "logs"
             logs.mkdir()
-            bench = Bench(postgres, kafka, logs)
+            probe = FsyncProbe(Path(tmp))
+            probe.start()
+            bench = Bench(postgres, kafka, logs, probe)
             try:
                 _run_loop(measure(bench))
             finally:
                 bench.stop_all()
+                probe.stop()
     results = bench.results | {
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             # Other work on the machine skews every figure: the 1-minute load before and after.
             "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+            # A shared host's CPU varies from hour to hour: a fixed loop, before and after.
+            "python_loop_s": [speed_before, _python_speed()],
         },
         "targets": TARGETS,
         "total_seconds": round(time.perf_counter() - started, 1),
@@ -642,10 +684,24 @@ def main() -> None:
     print("\nCPU seconds by process (2 CPUs give at most 2 per second of wall time):")
     print(cpu_table(results))
     load = results["machine"]["load_average_1m"]
+    speed = results["machine"]["python_loop_s"]
     print(
-        f"\nload average (1 min) before and after: {load[0]} / {load[1]} on {os.cpu_count()} CPUs"
+        f"\nload average (1 min) before and after: {load[0]} / {load[1]} on {os.cpu_count()} CPUs;"
+        f" {LOOP:,} Python additions took {speed[0]} s / {speed[1]} s"
     )
     print(f"{RESULTS.relative_to(ROOT)} written; {results['total_seconds']:.0f} s in all")
+
+
+LOOP = 10_000_000
+
+
+def _python_speed() -> float:
+    """Seconds a fixed pure-Python loop takes: the machine's speed at the time, since the
+    figures without a ratio (events/s, milliseconds) move with it."""
+    started, total = time.perf_counter(), 0
+    for i in range(LOOP):
+        total += i
+    return round(time.perf_counter() - started, 2)
 
 
 def _run_loop(work: Any) -> None:
