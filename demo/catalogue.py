@@ -1,6 +1,6 @@
 """What the 2021 CSVs name, in the API's terms: products, units and donors' channels.
 
-Written from ``shared/reference/products.md`` (label facts of 2021-22). Pack size is the
+Written from the products' labels (facts of 2021-22). Pack size is the
 number of units the allocation rounds to: doses per vial for vaccines (Moderna: 14, because
 every figure of decision 3400/QD-BYT is a multiple of 14), 1 where the label does not say.
 """
