@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # and no event over max_event_bytes is stored, so each one fits the broker's message limit.
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     max_event_bytes: int = Field(DEFAULT_MAX_EVENT_BYTES, ge=1024)
+    max_live_readers: int = Field(200, ge=1, description="live feeds (SSE) one replica serves")
 
     # The pipeline (issue 7): dead letters, relay quarantine, truthful health, fast rejoin.
     instance_id: str = Field(

@@ -6,9 +6,7 @@ are the same routes, for province codes only."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,20 +17,21 @@ from pydantic import BaseModel
 from services.allocation import domain, queries
 from services.allocation.application import AcknowledgeHandler, allocations
 from services.allocation.domain import NoticeStatus
-from services.allocation.feed import HEARTBEAT_SECONDS, NoticeFeed
+from services.allocation.projections import NOTICES_CHANNEL
 from services.allocation.queries import NoticeView
 from shared.auth import Principal, Role
 from shared.db import Conn
 from shared.decider import NotFound
 from shared.http.commands import IdempotencyKey, command_metadata, run_command
 from shared.http.deps import RuntimeDep
+from shared.http.live import LiveFeed
 from shared.http.pagination import Page, decode_cursor, position
 from shared.http.security import CurrentUser
 from shared.reference_data import province_codes, provinces, recipient_codes
 
 router = APIRouter(prefix="/api/v1", tags=["allocation"])
 inbox_routes = APIRouter()
-feed = NoticeFeed()
+feed = LiveFeed(NOTICES_CHANNEL)  # a recipient's inbox changed: its code
 RecipientCode = Annotated[
     str,
     Path(
@@ -111,21 +110,11 @@ async def live_inbox(
     """Server-Sent Events: ``notice`` whenever the recipient's inbox changes."""
     _may_read_inbox(user, code)
 
-    async def events() -> AsyncIterator[str]:
-        async with feed.subscribe(code) as changes:
-            yield "retry: 3000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    await asyncio.wait_for(changes.get(), timeout=HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                count = await queries.issued_notices(runtime.pool, code)
-                yield f"event: notice\ndata: {json.dumps(_changed(code, count))}\n\n"
+    async def notice(_change: str) -> str:
+        count = await queries.issued_notices(runtime.pool, code)
+        return f"event: notice\ndata: {json.dumps(_changed(code, count))}\n\n"
 
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-    )
+    return feed.stream(request, notice, code)
 
 
 def _changed(code: str, issued: int) -> dict[str, Any]:

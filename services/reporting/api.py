@@ -6,9 +6,8 @@ National roles read everything; a recipient's officer reads its own summary."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -24,15 +23,16 @@ from services.reporting.domain.measures import VIET_NAM
 from services.reporting.domain.picture import Dashboard, TotalRow
 from services.reporting.domain.reports import DonorReport, ProvinceSummary, RecipientSummary
 from services.reporting.export import Table
-from services.reporting.feed import HEARTBEAT_SECONDS, DashboardFeed
+from services.reporting.projections import REPORTING_CHANNEL
 from services.reporting.queries import Timeline
 from shared.auth import AuthError, Principal, Role
 from shared.decider import InvalidInput
 from shared.http.deps import RuntimeDep
+from shared.http.live import LiveFeed
 from shared.http.security import CurrentUser
 
 router = APIRouter(prefix="/api/v1", tags=["reporting"])
-feed = DashboardFeed()
+feed = LiveFeed(REPORTING_CHANNEL)  # reporting took in events: the consignment's id
 
 AsOf = Annotated[
     str | None,
@@ -117,20 +117,10 @@ async def dashboard_stream(request: Request, user: CurrentUser) -> Any:
     """Server-Sent Events: ``changed`` whenever reporting has taken in new events."""
     require_national(user)
 
-    async def events() -> AsyncIterator[str]:
-        async with feed.subscribe() as changes:
-            yield "retry: 3000\n\n"
-            while not await request.is_disconnected():
-                try:
-                    subject = await asyncio.wait_for(changes.get(), timeout=HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    yield ": keep-alive\n\n"
-                    continue
-                yield f"event: changed\ndata: {json.dumps({'shipment_id': subject})}\n\n"
+    async def changed(subject: str) -> str:
+        return f"event: changed\ndata: {json.dumps({'shipment_id': subject})}\n\n"
 
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-    )
+    return feed.stream(request, changed)
 
 
 @router.get("/provinces/{code}/summary", response_model=ProvinceSummary, responses=EXPORTS)
