@@ -5,13 +5,15 @@ its consignment's facts with the pure ``evolve``, in the consumer's transaction.
 id is unique in ``report_events``, so a redelivered event changes nothing. A commit
 NOTIFYs ``aidport_reporting`` so the live dashboards on every replica refresh.
 
-``rebuild`` folds ``report_events`` again, in the order they were consumed, into fresh
-facts: the rebuilt table equals the incrementally built one.
+``rebuild`` folds ``report_events`` again, each consignment's in the order they were
+consumed, into fresh facts: the rebuilt table equals the incrementally built one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 
 import asyncpg
 
@@ -123,30 +125,47 @@ def _observe_new_lead_times(before: Consignment, after: Consignment) -> None:
         LEAD_TIME.labels(step.value).observe(max(duration.total_seconds(), 0.0))
 
 
-async def rebuild(pool: asyncpg.Pool) -> int:
-    """Fold every kept event again, in consumption order, and swap the facts in; returns
-    the events replayed. Writers (the consumer) wait on the table lock; readers do not."""
+async def rebuild(pool: asyncpg.Pool, page: int = REBUILD_PAGE) -> int:
+    """Fold every kept event again and swap the facts in; returns the events replayed.
+
+    Consignment by consignment: the events are read in pages ordered by subject, then in
+    consumption order, so that only a page of them (and the consignment it ends in) is held
+    at once, however many were kept. Writers (the consumer) wait on the table lock; readers
+    see the old facts until the commit."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("LOCK TABLE report_consignments IN SHARE ROW EXCLUSIVE MODE")
-        recorded: list[Recorded] = []
-        last: dict[str, int] = {}
-        after = 0
-        while rows := await _page(conn, after):
-            for row in rows:
-                event = registry.decode(row["event_type"], row["data"])
-                recorded.append(Recorded(row["subject"], row["recorded_at"], event))
-                last[row["subject"]] = row["seq"]
-            after = rows[-1]["seq"]
-        consignments = fold(recorded)
         await conn.execute("DELETE FROM report_consignments")
-        await _save_all(conn, [(c, last[c.shipment_id]) for c in consignments.values()])
-    return len(recorded)
+        replayed = 0
+        after = ("", 0)
+        pending: list[asyncpg.Record] = []
+        while rows := await _page(conn, after, page):
+            after = (rows[-1]["subject"], rows[-1]["seq"])
+            runs = [list(run) for _, run in groupby([*pending, *rows], itemgetter("subject"))]
+            pending = runs.pop()  # the page's last consignment may go on in the next page
+            replayed += await _refold(conn, runs)
+        return replayed + await _refold(conn, [pending] if pending else [])
 
 
-async def _page(conn: Conn, after: int) -> Sequence[asyncpg.Record]:
+async def _refold(conn: Conn, runs: Sequence[Sequence[asyncpg.Record]]) -> int:
+    """Save each consignment folded from its whole run of events; returns the events."""
+    if runs:
+        await _save_all(conn, [(_folded(run), run[-1]["seq"]) for run in runs])
+    return sum(len(run) for run in runs)
+
+
+def _folded(run: Sequence[asyncpg.Record]) -> Consignment:
+    subject = run[0]["subject"]
+    events = (
+        Recorded(subject, r["recorded_at"], registry.decode(r["event_type"], r["data"]))
+        for r in run
+    )
+    return fold(events)[subject]
+
+
+async def _page(conn: Conn, after: tuple[str, int], limit: int) -> Sequence[asyncpg.Record]:
     return await conn.fetch(
         "SELECT seq, event_type, subject, data, recorded_at FROM report_events"
-        " WHERE seq > $1 ORDER BY seq LIMIT $2",
-        after,
-        REBUILD_PAGE,
+        " WHERE (subject, seq) > ($1, $2) ORDER BY subject, seq LIMIT $3",
+        *after,
+        limit,
     )
