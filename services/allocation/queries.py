@@ -148,7 +148,7 @@ async def inbox(db: Db, province_code: str) -> list[NoticeView]:
 async def issued_notices(db: Db, province_code: str) -> int:
     """How many notices a recipient has not acknowledged yet (the live feed's badge)."""
     count = await db.fetchval(
-        "SELECT count(*) FILTER (WHERE status = $2) FROM notices WHERE province_code = $1",
+        "SELECT count(*) FROM notices WHERE province_code = $1 AND status = $2",
         province_code,
         NoticeStatus.ISSUED,
     )

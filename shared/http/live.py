@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 BACKLOG = 100
 RECONNECT_SECONDS = 1.0
+PROBE_SECONDS = 30.0  # how often a quiet LISTEN connection is checked
+PROBE_TIMEOUT = 10.0
 EVERYTHING = ""  # the key of a reader that follows every change
 
 Render = Callable[[str], Awaitable[str]]
@@ -44,6 +46,11 @@ class LiveFeed:
         self._readers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
 
     @property
+    def name(self) -> str:
+        """Its LISTEN connection's ``application_name``, as ``pg_stat_activity`` shows it."""
+        return f"aidport live feed {self.channel}"
+
+    @property
     def readers(self) -> int:
         return sum(len(queues) for queues in self._readers.values())
 
@@ -53,20 +60,28 @@ class LiveFeed:
         while True:
             try:
                 await self._listen_until_lost(runtime.settings.database_url)
-            except (OSError, asyncpg.PostgresError) as error:
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
                 log.warning("live feed %s lost its connection: %r", self.channel, error)
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def _listen_until_lost(self, dsn: str) -> None:
-        conn = await asyncpg.connect(dsn)
+        conn = await asyncpg.connect(dsn, server_settings={"application_name": self.name})
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
         try:
             await conn.add_listener(self.channel, self._notified)
-            await lost.wait()
+            self._wake_everyone()  # what changed while no connection listened is not known
+            while not lost.is_set():
+                await _probe(conn, lost)
         finally:
             with contextlib.suppress(Exception):
                 await conn.close()
+
+    def _wake_everyone(self) -> None:
+        for key, queues in self._readers.items():
+            for queue in queues:
+                if queue.qsize() < BACKLOG:
+                    queue.put_nowait(key)
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: object) -> None:
         self.publish(str(payload))
@@ -115,3 +130,14 @@ class LiveFeed:
         return StreamingResponse(
             events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
+
+
+async def _probe(conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+    """Wait ``PROBE_SECONDS`` for the connection to end, then ask the database something: a
+    connection dropped without a word (a failover, an idle NAT) fails here, and the feed
+    reconnects instead of staying deaf."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(lost.wait(), PROBE_SECONDS)
+        return
+    async with asyncio.timeout(PROBE_TIMEOUT):
+        await conn.execute("SELECT 1")

@@ -97,7 +97,9 @@ async def _listening(database: str) -> bool:
     conn = await asyncpg.connect(database)
     try:
         count = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+            " AND datname = current_database()",
+            api.feed.name,
         )
         return bool(count)
     finally:
@@ -120,12 +122,16 @@ async def test_a_notify_reaches_the_stream_and_a_full_replica_refuses_the_next(
     problem = orjson.loads(refused.body)
     assert problem["type"].endswith("/live-feeds-full") and problem["status"] == 503
 
-    conn = await asyncpg.connect(database)
-    try:
-        await conn.execute("SELECT pg_notify($1, $2)", REPORTING_CHANNEL, "shipment-42")
-    finally:
-        await conn.close()
+    await _notify(database, "shipment-42")
     await until(lambda: _has(first, b'event: changed\ndata: {"shipment_id": "shipment-42"}'))
+
+    # The LISTEN connection dies: the feed reconnects and wakes its readers, which may have
+    # missed changes meanwhile; changes reach them again after that.
+    await _terminate_listener(database)
+    await until(lambda: _has(first, b'event: changed\ndata: {"shipment_id": ""}'), timeout=30)
+    await until(lambda: _listening(database), timeout=30)
+    await _notify(database, "shipment-43")
+    await until(lambda: _has(first, b'data: {"shipment_id": "shipment-43"}'))
 
     await first.close()
     again = await RawStream(app, headers).started()
@@ -135,3 +141,23 @@ async def test_a_notify_reaches_the_stream_and_a_full_replica_refuses_the_next(
 
 async def _has(stream: RawStream, text: bytes) -> bool:
     return text in stream.body
+
+
+async def _notify(database: str, subject: str) -> None:
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("SELECT pg_notify($1, $2)", REPORTING_CHANNEL, subject)
+    finally:
+        await conn.close()
+
+
+async def _terminate_listener(database: str) -> None:
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1"
+            " AND datname = current_database()",
+            api.feed.name,
+        )
+    finally:
+        await conn.close()
