@@ -39,19 +39,36 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, statement_timeout: float = 0.0
+) -> asyncpg.Pool:
     """A pool whose connections have the JSON codecs and go back without a reset query.
 
     asyncpg's default reset (unlock advisory locks, close cursors, UNLISTEN, RESET ALL) is one
     more round trip for every borrowed connection. Nothing here leaves such session state on
     a pooled connection (LISTEN and the relay's lock use connections of their own, the
     migrations unlock their lock); an open transaction is still rolled back.
+
+    ``statement_timeout`` (seconds, 0: none) makes PostgreSQL cancel a statement that runs
+    or waits for a lock longer: its transaction is rolled back, nothing is half-written.
     """
+    settings = {"statement_timeout": f"{round(statement_timeout * 1000)}"}
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init, reset=_keep_session
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init,
+        reset=_keep_session,
+        server_settings=settings if statement_timeout > 0 else None,
     )
     assert pool is not None
     return pool
+
+
+async def without_statement_timeout(conn: Conn) -> None:
+    """For the rest of this transaction, no statement timeout: for an operator's rebuild,
+    which holds its lock and runs as long as the store is large."""
+    await conn.execute("SET LOCAL statement_timeout = 0")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import asyncpg
 
-from shared.db import Conn
+from shared.db import Conn, without_statement_timeout
 from shared.eventstore import EventStore, RecordedEvent
 
 REBUILD_SCHEMA = "aidport_rebuild"
@@ -197,6 +197,7 @@ async def rebuild(
     tables = [t for p in projections for t in p.tables]
     workers = min(workers, pool.get_max_size() - 1)  # one connection holds the lock
     async with pool.acquire() as conn, conn.transaction():
+        await without_statement_timeout(conn)
         if tables:
             await conn.execute(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE")
         if workers < 2 or not _keyed_alike(projections):
@@ -324,6 +325,7 @@ async def _replay_in_parts(
 
     async def replay_part(index: int) -> int:
         async with pool.acquire() as conn, conn.transaction():
+            await without_statement_timeout(conn)
             return await _replay(conn, store, projections, page, (index, workers))
 
     parts = [asyncio.create_task(replay_part(i)) for i in range(workers)]

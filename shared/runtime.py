@@ -23,7 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaClient
 
 from shared.consumer import ConsumerRunner, Handler, Reaction
-from shared.db import create_pool
+from shared.db import connect, create_pool
 from shared.eventstore import EventStore
 from shared.migrations import migrate
 from shared.observability import CONSUMER_RESTARTS
@@ -94,11 +94,16 @@ class Runtime:
 
     async def start(self) -> None:
         self.store = EventStore(self.spec.name, self.settings.max_event_bytes)
+        migrations = await connect(self.settings.database_url)  # no statement timeout
+        try:
+            await migrate(migrations, self.spec.migrations)
+        finally:
+            await migrations.close()
         self.pool = await create_pool(
-            self.settings.database_url, max_size=self.settings.db_pool_size
+            self.settings.database_url,
+            max_size=self.settings.db_pool_size,
+            statement_timeout=self.settings.db_statement_timeout_seconds,
         )
-        async with self.pool.acquire() as conn:
-            await migrate(conn, self.spec.migrations)
         self.kafka = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
         self._spawn(self._watch_dependencies(), "dependency-watch")
         if self.settings.relay_enabled and self.spec.publishes:
@@ -249,6 +254,9 @@ class Runtime:
             return Component(False, "the consumer task is dead")
         if supervisor.restarting:
             return Component(False, f"restarting after: {supervisor.last_error}")
+        busy = self.consumer.busy_for() if self.consumer is not None else 0.0
+        if busy > self.settings.consumer_stuck_seconds:
+            return Component(False, f"stuck: one batch has been in hand for {busy:.0f}s")
         assigned = self.consumer is not None and self.consumer.ready.is_set()
         return Component(True, "consuming" if assigned else "joining its group")
 

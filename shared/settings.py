@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     public_docs: bool | None = Field(None, description="default: public in development only")
     relay_enabled: bool = True
     db_pool_size: int = 10
+    db_statement_timeout_seconds: float = Field(
+        30.0, ge=0, description="the API's statements are cancelled after this long (0: never)"
+    )
     background: Literal["inline", "pool"] = Field(
         "pool", description="pool: the consumer has its own connections, apart from the API's"
     )
@@ -79,6 +82,9 @@ class Settings(BaseSettings):
     consumer_heartbeat_interval_ms: int = 1_000
     relay_stuck_seconds: float = Field(
         60.0, description="readiness fails when the oldest unpublished event is older"
+    )
+    consumer_stuck_seconds: float = Field(
+        120.0, gt=0, description="readiness fails when one batch takes the consumer longer"
     )
     reporting_max_replay: int = Field(
         200_000, ge=1, description="events an as_of question may replay at most (reporting)"

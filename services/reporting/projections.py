@@ -21,7 +21,7 @@ from services.reporting.domain.facts import Consignment, evolve, new_consignment
 from services.reporting.domain.measures import lead_times
 from services.reporting.domain.replay import Recorded, fold
 from shared.contracts.base import registry
-from shared.db import Conn
+from shared.db import Conn, without_statement_timeout
 from shared.envelope import Envelope
 from shared.observability import LEAD_TIME
 
@@ -133,6 +133,7 @@ async def rebuild(pool: asyncpg.Pool, page: int = REBUILD_PAGE) -> int:
     at once, however many were kept. Writers (the consumer) wait on the table lock; readers
     see the old facts until the commit."""
     async with pool.acquire() as conn, conn.transaction():
+        await without_statement_timeout(conn)
         await conn.execute("LOCK TABLE report_consignments IN SHARE ROW EXCLUSIVE MODE")
         await conn.execute("DELETE FROM report_consignments")
         replayed = 0

@@ -121,6 +121,7 @@ class ConsumerRunner:
         self.ready = asyncio.Event()  # set once partitions are assigned and positioned
         self.batch_lock = asyncio.Lock()  # a batch and a rebalance never overlap
         self.sequencer = Sequencer()
+        self.busy_since: float | None = None  # monotonic start of the batch in hand
         self._broker = Outage(log, f"consumer {group}: broker")
         self._database = Outage(log, f"consumer {group}: database")
         self._next_prune = 0.0
@@ -199,9 +200,17 @@ class ConsumerRunner:
     async def process_batch(self, batch: Batch) -> None:
         """Decode (dead-lettering the undecodable), then handle; retry transient failures."""
         async with self.batch_lock:
-            if self.consumer is not None:
-                batch = self.sequencer.in_sequence(self.consumer, batch)
-            await self._process_owned(batch)
+            self.busy_since = time.monotonic()
+            try:
+                if self.consumer is not None:
+                    batch = self.sequencer.in_sequence(self.consumer, batch)
+                await self._process_owned(batch)
+            finally:
+                self.busy_since = None
+
+    def busy_for(self) -> float:
+        """Seconds the batch in hand has taken so far (0 between batches)."""
+        return 0.0 if self.busy_since is None else time.monotonic() - self.busy_since
 
     async def _process_owned(self, batch: Batch) -> None:
         messages = [m for records in batch.values() for m in records if not self._passed_over(m)]

@@ -167,6 +167,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         return problem(request, error.status_code, str(error.detail), str(error.detail), "http")
 
+    @app.exception_handler(asyncpg.QueryCanceledError)
+    async def too_slow(request: Request, error: asyncpg.QueryCanceledError) -> JSONResponse:
+        log.warning("statement cancelled on %s %s: %s", request.method, request.url.path, error)
+        return problem(
+            request,
+            503,
+            "Database busy",
+            "the database did not answer in time; nothing was changed, try again shortly",
+            "database-busy",
+        )
+
     async def outage_or_bug(request: Request, error: Exception) -> JSONResponse:
         if _is_outage(error):
             log.warning("dependency unavailable on %s %s: %r", request.method, request.url, error)

@@ -114,6 +114,45 @@ async def test_a_dead_consumer_task_makes_readiness_fail(
     assert components["database"]["status"] == components["broker"]["status"] == "ok"
 
 
+async def test_a_consumer_stuck_on_one_batch_makes_readiness_fail_until_it_moves(
+    database: str, kafka: KafkaBroker
+) -> None:
+    app, settings = await _customs(database, kafka, consumer_stuck_seconds=1.0)
+    async with serving(app) as client:
+        runtime = app.state.runtime
+        await until(lambda: _true(runtime.consumer.ready.is_set()), timeout=60)
+        blocker = await asyncpg.connect(database)
+        try:
+            async with blocker.transaction():  # the batch cannot store its offsets
+                await blocker.execute("LOCK TABLE consumer_offsets IN EXCLUSIVE MODE")
+                producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers)
+                await producer.start()
+                try:
+                    topic = topic_of("intake", settings.topic_prefix)
+                    await producer.send_and_wait(topic, b"{nope", key=b"k")
+                finally:
+                    await producer.stop()
+
+                async def consumer_failing() -> dict[str, Any] | None:
+                    status, components = await _ready(client)
+                    return components if status == 503 else None
+
+                components = await until(consumer_failing, timeout=60)
+                assert components["consumer"]["status"] == "failing"
+                assert components["consumer"]["reason"].startswith("stuck: one batch")
+        finally:
+            await blocker.close()
+
+        async def ready_again() -> bool:
+            return (await _ready(client))[0] == 200
+
+        await until(ready_again, timeout=60)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def test_a_relay_that_cannot_publish_makes_readiness_fail(
     database: str, kafka: KafkaBroker
 ) -> None:
