@@ -105,10 +105,10 @@ class Runtime:
             statement_timeout=self.settings.db_statement_timeout_seconds,
         )
         self.kafka = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        self._spawn(self._watch_dependencies(), "dependency-watch")
+        self.spawn(self._watch_dependencies(), "dependency-watch")
         if self.settings.relay_enabled and self.spec.publishes:
             self.relay = self._relay()
-            self._spawn(self.relay.run(), "relay")
+            self.spawn(self.relay.run(), "relay")
         if self.spec.reaction is not None and self.spec.subscriptions:
             if self.settings.background == "pool":
                 self.background_pool = await create_pool(
@@ -121,9 +121,9 @@ class Runtime:
                 work=self.consumer.run,
                 on_restart=CONSUMER_RESTARTS.labels(group).inc,
             )
-            self._spawn(self.consumer_supervisor.run(), "consumer")
+            self.spawn(self.consumer_supervisor.run(), "consumer")
         for work in self.spec.background:
-            self._spawn(work(self), work.__qualname__)
+            self.spawn(work(self), work.__qualname__)
         settle_heap()
 
     def _consumer(self, handler: Handler | Reaction) -> ConsumerRunner:
@@ -149,7 +149,8 @@ class Runtime:
             producer_factory=idempotent_producer(self.settings.kafka_bootstrap_servers),
         )
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` for the service's lifetime: cancelled by ``stop``, its end logged."""
         task = asyncio.create_task(work, name=f"{self.spec.name}-{name}")
         task.add_done_callback(lambda t: self._report_end(t, name))
         self._tasks[name] = task

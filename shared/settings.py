@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     processed_retention_hours: float = Field(
         7 * 24.0, gt=0, description="how long handled event ids are kept against duplicates"
     )
+    idempotency_retention_hours: float = Field(
+        7 * 24.0, gt=0, description="how long a command's Idempotency-Key and answer are kept"
+    )
     log_level: str = "INFO"
     topic_prefix: str = Field("aidport", description="lets several environments share a cluster")
 

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from shared.http.admin import router as admin_page_router
 from shared.http.docs import docs_router
 from shared.http.i18n import Translator
+from shared.http.idempotency import forget_keys
 from shared.http.limits import EdgeLimits
 from shared.http.login import auth_router, prepare_identity
 from shared.http.metrics import metrics_router, start_metrics_server
@@ -30,6 +31,7 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
         configure_logging(spec.name, settings.log_level)
         settings.require_safe()  # also when the app runs in-process, not by `serve`
         await runtime.start()
+        runtime.spawn(forget_keys(runtime), "idempotency-keys")
         await prepare_identity(runtime)
         stop_metrics = start_metrics_server(settings)
         yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +12,9 @@ import pytest
 
 from services.intake import api, pages
 from services.intake.main import SPEC
+from shared.db import create_pool
 from shared.http.app import create_app
+from shared.http.idempotency import forget_old_keys
 from shared.infra.kafka_broker import KafkaBroker, create_topics
 from shared.settings import Settings, all_topics
 from tests.e2e.flows import arrival_of, vaccine_consignment
@@ -139,3 +142,26 @@ async def test_health_and_metrics(intake: Any) -> None:
         "aidport_relay_oldest_unpublished_age_seconds",
     ):
         assert name in metrics
+
+
+async def test_a_key_older_than_its_retention_is_forgotten_and_then_acts_anew(
+    intake: Any, database: str
+) -> None:
+    client, settings = intake
+    old, recent = vaccine_consignment("618-55512351"), vaccine_consignment("618-55512352")
+    first = await _announce(client, settings, old, key="old-key")
+    assert (await _announce(client, settings, recent, key="recent-key")).status_code == 201
+    pool = await create_pool(database, max_size=2)
+    try:
+        await pool.execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '8 days'"
+            " WHERE key = 'old-key'"
+        )
+        assert await forget_old_keys(pool, timedelta(days=7), batch=1) == 1
+        kept = await pool.fetch("SELECT key FROM idempotency_keys")
+        assert [r["key"] for r in kept] == ["recent-key"]
+    finally:
+        await pool.close()
+    # A new request now, not a replay of the first answer: the airway bill is taken.
+    again = await _announce(client, settings, old, key="old-key")
+    assert first.status_code == 201 and _problem(again, 409)["detail"]
