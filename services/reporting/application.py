@@ -1,6 +1,6 @@
 """Reporting's use cases: each question (dashboard, donors, province, recipient, timeline) answered
-live from the folded facts, or ``as_of`` a moment by replaying the kept events. There are
-no commands: reporting only reads."""
+live from the stored standings, or ``as_of`` a moment by replaying the kept events. There
+are no commands: reporting only reads."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ from uuid import UUID
 from services.reporting import queries
 from services.reporting.domain import picture, reports
 from services.reporting.domain.facts import Consignment
-from services.reporting.domain.picture import Dashboard, Population, TotalRow
+from services.reporting.domain.picture import Dashboard, Population, Tally, TotalRow
 from services.reporting.domain.replay import parse_as_of
-from services.reporting.domain.reports import DonorReport, ProvinceSummary, RecipientSummary
+from services.reporting.domain.reports import (
+    DonorReport,
+    ProvinceSummary,
+    RecipientPart,
+    RecipientSummary,
+)
 from shared.decider import NotFound
 from shared.reference_data import national_recipients, provinces
 from shared.runtime import Runtime
@@ -48,16 +53,19 @@ class Reporting:
         now = datetime.now(UTC)
         return Moment(now, False) if as_of is None else Moment(parse_as_of(as_of, now), True)
 
-    async def consignments(self, moment: Moment, donor: str | None = None) -> list[Consignment]:
+    async def replayed(self, moment: Moment) -> list[Consignment]:
+        return await queries.consignments_as_of(self.db, moment.at, self.max_replay)
+
+    async def tally(self, moment: Moment) -> Tally:
+        """The picture added up: live in SQL, or here from the consignments as they were."""
         if not moment.replayed:
-            return await queries.live_consignments(self.db, donor)
-        found = await queries.consignments_as_of(self.db, moment.at, self.max_replay)
-        return [c for c in found if donor is None or c.donor == donor]
+            return await queries.live_tally(self.db, moment.at)
+        return picture.tally(picture.standings(await self.replayed(moment)), moment.at)
 
     async def dashboard(self, as_of: str | None) -> Dashboard:
         moment = self.moment(as_of)
-        view = picture.dashboard(
-            await self.consignments(moment),
+        view = picture.dashboard_from(
+            await self.tally(moment),
             populations(),
             moment.at,
             moment.replayed,
@@ -68,7 +76,7 @@ class Reporting:
         return view
 
     async def donors(self, as_of: str | None) -> list[TotalRow]:
-        return picture.donors(picture.counted(await self.consignments(self.moment(as_of))))
+        return picture.donors(await self.tally(self.moment(as_of)))
 
     async def donor_report(
         self,
@@ -78,15 +86,24 @@ class Reporting:
         until: datetime | None = None,
     ) -> DonorReport:
         moment = self.moment(as_of)
-        consignments = await self.consignments(moment, donor)
+        if moment.replayed:
+            consignments = [c for c in await self.replayed(moment) if c.donor == donor]
+        else:
+            consignments = await queries.donor_consignments(self.db, donor)
         return reports.donor_report(consignments, donor, moment.at, since, until)
+
+    async def recipient_part(self, moment: Moment, code: str) -> RecipientPart:
+        if not moment.replayed:
+            return await queries.live_recipient(self.db, code)
+        return reports.recipient_part(picture.standings(await self.replayed(moment)), code)
 
     async def province_summary(self, code: str, as_of: str | None) -> ProvinceSummary:
         population = next((p for p in populations() if p.code == code), None)
         if population is None:
             raise NotFound(f"no province with code {code}", field="code", code="province-not-found")
         moment = self.moment(as_of)
-        return reports.province_summary(await self.consignments(moment), population, moment.at)
+        part = await self.recipient_part(moment, code)
+        return reports.province_summary_from(part, population, moment.at)
 
     async def recipient_summary(self, code: str, as_of: str | None) -> RecipientSummary:
         recipient = next((r for r in national_recipients() if r.code == code), None)
@@ -98,7 +115,8 @@ class Reporting:
                 code="recipient-not-found",
             )
         moment = self.moment(as_of)
-        return reports.recipient_summary(await self.consignments(moment), recipient, moment.at)
+        part = await self.recipient_part(moment, code)
+        return reports.recipient_summary_from(part, recipient, moment.at)
 
     async def timeline(self, shipment_id: UUID, as_of: str | None) -> queries.Timeline:
         moment = self.moment(as_of)

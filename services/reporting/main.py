@@ -27,7 +27,7 @@ SPEC = ServiceSpec(
     subscriptions=("intake", "customs", "allocation"),
     reaction=reaction,
     package_dir=HERE,
-    background=(api.feed.run,),
+    background=(api.feed.run, projections.derive_missing_standings),
     publishes=False,
     rebuilder=projections.rebuild,
 )

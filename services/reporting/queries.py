@@ -1,28 +1,188 @@
-"""What the reporting API and pages read: the folded consignments (live), the kept events
-(``as_of`` and timelines), and the consumer's own parked and dead-lettered messages. The
-only SELECTs."""
+"""What the reporting API and pages read: the live picture added up from the stored
+standings, a donor's folded consignments, the kept events (``as_of`` and timelines), and
+the consumer's own parked and dead-lettered messages. The only SELECTs."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from pydantic import BaseModel
 
+from services.reporting.domain import measures as m
 from services.reporting.domain.facts import Consignment
-from services.reporting.domain.picture import StuckRow
+from services.reporting.domain.picture import (
+    ProductRow,
+    RecipientTally,
+    StepTally,
+    StuckRow,
+    Tally,
+    TotalRow,
+    products_in_order,
+    stuck_in_order,
+)
 from services.reporting.domain.replay import Recorded, fold
+from services.reporting.domain.reports import RecipientPart
+from services.reporting.domain.standing import NoticeRow, RejectionRow
 from shared.contracts.base import registry
+from shared.db import Conn
 from shared.decider import InvalidInput, NotFound
 from shared.views import Db
 
 
-async def live_consignments(db: Db, donor: str | None = None) -> list[Consignment]:
+@contextlib.asynccontextmanager
+async def _snapshot(db: Db) -> AsyncIterator[Conn]:
+    """One consistent view for a question asked in several statements."""
+    if not isinstance(db, asyncpg.Pool):
+        yield db
+        return
+    async with db.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        yield conn
+
+
+async def live_tally(db: Db, now: datetime) -> Tally:
+    """The national picture at ``now``, added up in SQL from the stored standings."""
+    async with _snapshot(db) as conn:
+        return Tally(
+            stages=await _stages(conn),
+            steps=await _steps(conn),
+            recipients=await _recipients(conn),
+            totals=await _totals(conn),
+            products=await _products(conn),
+            stuck=await _stuck(conn, now),
+        )
+
+
+async def _stages(conn: Conn) -> dict[m.Stage, tuple[int, int]]:
+    rows = await conn.fetch(
+        "SELECT stage, count(*) AS n, sum(current_doses)::bigint AS doses FROM report_consignments"
+        " WHERE counted GROUP BY stage"
+    )
+    return {m.Stage(r["stage"]): (r["n"], r["doses"]) for r in rows}
+
+
+async def _steps(conn: Conn) -> dict[m.Step, StepTally]:
+    rows = await conn.fetch(
+        """SELECT step, count(*) AS n, count(*) FILTER (WHERE within_target) AS within,
+                  percentile_disc(0.5) WITHIN GROUP (ORDER BY hours) AS p50,
+                  percentile_disc(0.9) WITHIN GROUP (ORDER BY hours) AS p90
+           FROM report_lead_times GROUP BY step"""
+    )
+    bars: dict[str, dict[int, int]] = {}
+    for r in await conn.fetch(
+        "SELECT step, bucket, count(*) AS n FROM report_lead_times GROUP BY step, bucket"
+    ):
+        bars.setdefault(r["step"], {})[r["bucket"]] = r["n"]
+    return {
+        m.Step(r["step"]): StepTally(r["n"], r["within"], r["p50"], r["p90"], bars[r["step"]])
+        for r in rows
+    }
+
+
+async def _recipients(conn: Conn, code: str | None = None) -> dict[str, RecipientTally]:
+    rows = await conn.fetch(
+        """SELECT recipient, sum(quantity)::bigint AS allocated,
+                  sum(coalesce(accepted, 0))::bigint AS accepted,
+                  coalesce(sum(accepted) FILTER (WHERE received_at IS NOT NULL), 0)::bigint
+                      AS received,
+                  bool_or(received_at IS NOT NULL) AS any_receipt
+           FROM report_notices WHERE doses AND ($1::text IS NULL OR recipient = $1)
+           GROUP BY recipient""",
+        code,
+    )
+    return {
+        r["recipient"]: RecipientTally(
+            r["allocated"], r["accepted"], r["received"], r["any_receipt"]
+        )
+        for r in rows
+    }
+
+
+async def _totals(conn: Conn) -> list[tuple[str, str, TotalRow]]:
+    rows = await conn.fetch(
+        """SELECT donor, channel, count(*) AS n, sum(announced_doses)::bigint AS announced,
+                  sum(released_doses)::bigint AS released,
+                  sum(allocated_doses)::bigint AS allocated,
+                  sum(received_doses)::bigint AS received
+           FROM report_consignments WHERE in_totals GROUP BY donor, channel"""
+    )
+    return [
+        (
+            r["donor"],
+            r["channel"],
+            TotalRow(
+                key="",
+                consignments=r["n"],
+                announced_doses=r["announced"],
+                released_doses=r["released"],
+                allocated_doses=r["allocated"],
+                received_doses=r["received"],
+            ),
+        )
+        for r in rows
+    ]
+
+
+async def _products(conn: Conn) -> list[ProductRow]:
+    rows = await conn.fetch(
+        """SELECT product, category, unit, sum(announced)::bigint AS announced,
+                  sum(released)::bigint AS released, sum(allocated)::bigint AS allocated,
+                  sum(received)::bigint AS received
+           FROM report_lines GROUP BY product, category, unit"""
+    )
+    return products_in_order(ProductRow(**dict(r)) for r in rows)
+
+
+async def _stuck(conn: Conn, now: datetime) -> list[StuckRow]:
+    rows = await conn.fetch(
+        "SELECT shipment_id, n, kind, reference, since, detail FROM report_deadlines"
+        " WHERE stuck_from <= $1",
+        now,
+    )
+    return stuck_in_order(
+        (
+            r["shipment_id"],
+            r["n"],
+            m.Stuck(r["kind"], r["shipment_id"], r["reference"], r["since"], r["detail"]),
+        )
+        for r in rows
+    )
+
+
+async def live_recipient(db: Db, code: str) -> RecipientPart:
+    """What one province or national recipient got, from the stored standings."""
+    async with _snapshot(db) as conn:
+        tally = (await _recipients(conn, code)).get(code, RecipientTally())
+        notices = await conn.fetch(
+            "SELECT shipment_id, notice_number, recipient, donor, product, unit, doses,"
+            " quantity, accepted, allocated_at, acknowledged_at, dispatched_at, received_at"
+            " FROM report_notices WHERE recipient = $1",
+            code,
+        )
+        rejections = await conn.fetch(
+            "SELECT shipment_id, n, at, product, reason, quantity, note"
+            " FROM report_rejections WHERE at = $1",
+            code,
+        )
+    in_order = sorted(rejections, key=lambda r: (r["shipment_id"], r["n"]))
+    return RecipientPart(
+        tally=tally,
+        notices=[NoticeRow(**dict(r)) for r in notices],
+        rejections=[
+            RejectionRow(r["at"], r["product"], r["reason"], r["quantity"], r["note"])
+            for r in in_order
+        ],
+    )
+
+
+async def donor_consignments(db: Db, donor: str) -> list[Consignment]:
+    """The donor's consignments, folded: a donor report shows each of them."""
     rows = await db.fetch(
-        "SELECT facts FROM report_consignments WHERE $1::text IS NULL OR donor = $1"
-        " ORDER BY shipment_id",
-        donor,
+        "SELECT facts FROM report_consignments WHERE donor = $1 ORDER BY shipment_id", donor
     )
     return [Consignment.model_validate(r["facts"]) for r in rows]
 

@@ -160,28 +160,38 @@ class Stuck:
     detail: str
 
 
-def stuck(c: Consignment, now: datetime) -> Iterator[Stuck]:
-    """What waits past its target at ``now``."""
+def deadlines(c: Consignment) -> Iterator[tuple[Stuck, datetime]]:
+    """What will be stuck, each with the first moment it is: the picture at any ``now`` is
+    the deadlines already passed, so they can be stored once and filtered by time."""
     arrival = c.first_arrival
     cleared = c.released_at is not None or c.refused_at is not None
-    if arrival is not None and not cleared and local_day(now) > local_day(arrival):
+    if arrival is not None and not cleared:
         holds = ", ".join(sorted(c.open_holds))
         detail = f"held: {holds}" if holds else "not released on the day it arrived"
-        yield Stuck("clearance_over_target", c.shipment_id, c.airway_bill, arrival, detail)
+        stuck = Stuck("clearance_over_target", c.shipment_id, c.airway_bill, arrival, detail)
+        yield stuck, local_day(arrival) + timedelta(days=1)  # the next day in Viet Nam
     for part in sorted(c.parts.values(), key=lambda p: p.part_no):
         for line_no in part.vaccine_lines:
             due = part.arrived_at + VAR_DUE
-            if (part.part_no, line_no) not in c.reports_filed and now > due:
+            if (part.part_no, line_no) not in c.reports_filed:
                 reference = f"part {part.part_no} line {line_no}"
-                yield Stuck("arrival_report_overdue", c.shipment_id, reference, due, "VAR due")
+                stuck = Stuck("arrival_report_overdue", c.shipment_id, reference, due, "VAR due")
+                yield stuck, _past(due)
     for notice in sorted(c.notices.values(), key=lambda n: n.notice_number):
         if notice.allocated_at is None or notice.received_at is not None or not notice.quantity:
             continue
-        if now > notice.allocated_at + TO_PROVINCE:
-            yield Stuck(
-                "notice_not_received",
-                c.shipment_id,
-                notice.notice_number,
-                notice.allocated_at,
-                f"{notice.province_code}: not received after 7 days",
-            )
+        detail = f"{notice.province_code}: not received after 7 days"
+        stuck = Stuck(
+            "notice_not_received", c.shipment_id, notice.notice_number, notice.allocated_at, detail
+        )
+        yield stuck, _past(notice.allocated_at + TO_PROVINCE)
+
+
+def _past(moment: datetime) -> datetime:
+    """The first moment after ``moment``: times tick in microseconds, here and in PostgreSQL."""
+    return moment + timedelta(microseconds=1)
+
+
+def stuck(c: Consignment, now: datetime) -> Iterator[Stuck]:
+    """What waits past its target at ``now``."""
+    return (s for s, stuck_from in deadlines(c) if now >= stuck_from)

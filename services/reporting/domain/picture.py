@@ -1,22 +1,27 @@
-"""The national picture, computed from the folded consignments. Pure: the live view and the
-``as_of`` replay both call these functions, with the consignments and the moment."""
+"""The national picture: the standings of the consignments added up (``Tally``), then laid
+out (``dashboard_from``). Pure. The live view adds the stored standings up in SQL
+(``queries.live_tally``); an ``as_of`` replay adds up those of the refolded consignments
+here (``tally``), with the same result for the same consignments."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel
 
 from services.reporting.domain import measures as m
 from services.reporting.domain.facts import Consignment
-from shared.contracts.values import Unit
+from services.reporting.domain.standing import (
+    HISTOGRAM_HOURS,
+    LeadTime,
+    Standing,
+    counted,
+    standing,
+)
 from shared.reference_data import NationalRecipient
-
-HISTOGRAM_HOURS: tuple[float, ...] = (1, 3, 6, 12, 24, 48, 72, 168, 336, float("inf"))
-"""Upper bounds of the lead-time histograms, in hours."""
 
 
 @dataclass(frozen=True)
@@ -117,89 +122,220 @@ TARGETS = {
 }
 
 
-def counted(consignments: Iterable[Consignment]) -> list[Consignment]:
-    """Consignments reporting can place: announced, or at least seen at customs."""
-    return [c for c in consignments if c.lines or c.parts or c.notices]
+@dataclass(frozen=True)
+class StepTally:
+    """A step's lead times added up: nearest-rank percentiles and a count per histogram bar."""
+
+    count: int
+    within_target: int
+    p50_hours: float | None
+    p90_hours: float | None
+    bars: Mapping[int, int]  # index into HISTOGRAM_HOURS -> lead times
 
 
-def pipeline(consignments: Sequence[Consignment]) -> list[PipelineRow]:
+@dataclass(frozen=True)
+class RecipientTally:
+    """Doses allocated to one recipient, received (all, and where a receipt is recorded)."""
+
+    allocated: int = 0
+    accepted: int = 0
+    received_on_receipt: int = 0
+    any_receipt: bool = False
+
+
+@dataclass(frozen=True)
+class Tally:
+    stages: Mapping[m.Stage, tuple[int, int]]  # consignments, doses
+    steps: Mapping[m.Step, StepTally]
+    recipients: Mapping[str, RecipientTally]
+    totals: Sequence[tuple[str, str, TotalRow]]  # (donor, channel, their totals)
+    products: Sequence[ProductRow]
+    stuck: Sequence[StuckRow]  # in the order they are shown
+
+
+def standings(consignments: Iterable[Consignment]) -> list[Standing]:
+    """The standings of the consignments reporting can place, in shipment order."""
+    return sorted((standing(c) for c in consignments if counted(c)), key=lambda s: s.shipment_id)
+
+
+def tally(known: Sequence[Standing], now: datetime) -> Tally:
+    return Tally(
+        stages=_stages(known),
+        steps=_steps(known),
+        recipients=recipient_tallies(known),
+        totals=_totals(known),
+        products=_products(known),
+        stuck=stuck_in_order(
+            (s.shipment_id, n, d.stuck)
+            for s in known
+            for n, d in enumerate(s.deadlines)
+            if now >= d.stuck_from
+        ),
+    )
+
+
+def _stages(known: Sequence[Standing]) -> dict[m.Stage, tuple[int, int]]:
     counts: Counter[m.Stage] = Counter()
     doses: Counter[m.Stage] = Counter()
-    for c in consignments:
-        stage = m.stage_of(c)
-        counts[stage] += 1
-        doses[stage] += m.current_doses(c)
-    return [PipelineRow(stage=s, consignments=counts[s], doses=doses[s]) for s in m.Stage]
+    for s in known:
+        counts[s.totals.stage] += 1
+        doses[s.totals.stage] += s.totals.current_doses
+    return {stage: (counts[stage], doses[stage]) for stage in counts}
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float | None:
-    """Nearest-rank percentile of already sorted values."""
+    """Nearest-rank percentile of already sorted values (PostgreSQL's ``percentile_disc``)."""
     if not sorted_values:
         return None
     rank = max(1, -(-len(sorted_values) * share // 1))
     return sorted_values[int(rank) - 1]
 
 
-def _distribution(step: m.Step, samples: list[tuple[datetime, timedelta]]) -> Distribution:
-    hours = sorted(d.total_seconds() / 3600 for _, d in samples)
-    buckets = [
-        Bucket(
-            le_hours=None if edge == float("inf") else edge,
-            count=sum(1 for h in hours if h <= edge and (k == 0 or h > HISTOGRAM_HOURS[k - 1])),
+def _steps(known: Sequence[Standing]) -> dict[m.Step, StepTally]:
+    found: dict[m.Step, list[LeadTime]] = defaultdict(list)
+    for s in known:
+        for lead in s.lead_times:
+            found[lead.step].append(lead)
+    steps = {}
+    for step, leads in found.items():
+        hours = sorted(lead.hours for lead in leads)
+        steps[step] = StepTally(
+            count=len(hours),
+            within_target=sum(1 for lead in leads if lead.within_target),
+            p50_hours=percentile(hours, 0.5),
+            p90_hours=percentile(hours, 0.9),
+            bars=Counter(lead.bucket for lead in leads),
         )
+    return steps
+
+
+def recipient_tallies(known: Iterable[Standing]) -> dict[str, RecipientTally]:
+    tallies: dict[str, RecipientTally] = {}
+    for n in (n for s in known for n in s.notices if n.doses):
+        t = tallies.get(n.recipient, RecipientTally())
+        received = n.received_at is not None
+        tallies[n.recipient] = RecipientTally(
+            allocated=t.allocated + n.quantity,
+            accepted=t.accepted + (n.accepted or 0),
+            received_on_receipt=t.received_on_receipt + ((n.accepted or 0) if received else 0),
+            any_receipt=t.any_receipt or received,
+        )
+    return tallies
+
+
+def _totals(known: Sequence[Standing]) -> list[tuple[str, str, TotalRow]]:
+    rows: dict[tuple[str, str], TotalRow] = {}
+    for t in (s.totals for s in known if s.totals.in_totals):
+        key = (t.donor, t.channel)
+        rows[key] = add_totals(
+            rows.get(key),
+            TotalRow(
+                key="",
+                consignments=1,
+                announced_doses=t.announced_doses,
+                released_doses=t.released_doses,
+                allocated_doses=t.allocated_doses,
+                received_doses=t.received_doses,
+            ),
+        )
+    return [(donor, channel, row) for (donor, channel), row in rows.items()]
+
+
+def add_totals(a: TotalRow | None, b: TotalRow) -> TotalRow:
+    if a is None:
+        return b
+    return TotalRow(
+        key=a.key,
+        consignments=a.consignments + b.consignments,
+        announced_doses=a.announced_doses + b.announced_doses,
+        released_doses=a.released_doses + b.released_doses,
+        allocated_doses=a.allocated_doses + b.allocated_doses,
+        received_doses=a.received_doses + b.received_doses,
+    )
+
+
+def _products(known: Sequence[Standing]) -> list[ProductRow]:
+    table: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    for line in (line for s in known for line in s.lines):
+        counts = table[(line.product, line.category, line.unit)]
+        for name in PRODUCT_COUNTS:
+            counts[name] += getattr(line, name)
+    return products_in_order(
+        ProductRow(product=p, category=cat, unit=u, **{k: v[k] for k in PRODUCT_COUNTS})
+        for (p, cat, u), v in table.items()
+    )
+
+
+PRODUCT_COUNTS = ("announced", "released", "allocated", "received")
+
+
+def products_in_order(rows: Iterable[ProductRow]) -> list[ProductRow]:
+    return sorted(rows, key=lambda r: (r.product, r.category, r.unit))
+
+
+def stuck_in_order(found: Iterable[tuple[str, int, m.Stuck]]) -> list[StuckRow]:
+    """Oldest first; ties in shipment order, then in each consignment's own order."""
+    ordered = sorted(found, key=lambda f: (f[2].since, f[2].kind, f[2].reference, f[0], f[1]))
+    return [
+        StuckRow(
+            kind=s.kind,
+            shipment_id=s.shipment_id,
+            reference=s.reference,
+            since=s.since,
+            detail=s.detail,
+        )
+        for _, _, s in ordered
+    ]
+
+
+# Laid out: the same from either tally.
+
+
+def pipeline(t: Tally) -> list[PipelineRow]:
+    rows = []
+    for stage in m.Stage:
+        consignments, doses = t.stages.get(stage, (0, 0))
+        rows.append(PipelineRow(stage=stage, consignments=consignments, doses=doses))
+    return rows
+
+
+def lead_times(t: Tally) -> list[Distribution]:
+    return [_distribution(step, t.steps.get(step)) for step in m.Step]
+
+
+def _distribution(step: m.Step, s: StepTally | None) -> Distribution:
+    s = s or StepTally(0, 0, None, None, {})
+    bars = [
+        Bucket(le_hours=None if edge == float("inf") else edge, count=s.bars.get(k, 0))
         for k, edge in enumerate(HISTOGRAM_HOURS)
     ]
     return Distribution(
         step=step,
         target=TARGETS[step],
-        count=len(hours),
-        within_target=sum(1 for start, d in samples if m.within_target(step, start, d)),
-        p50_hours=percentile(hours, 0.5),
-        p90_hours=percentile(hours, 0.9),
-        buckets=buckets,
+        count=s.count,
+        within_target=s.within_target,
+        p50_hours=s.p50_hours,
+        p90_hours=s.p90_hours,
+        buckets=bars,
     )
 
 
-def lead_times(consignments: Sequence[Consignment]) -> list[Distribution]:
-    samples: dict[m.Step, list[tuple[datetime, timedelta]]] = defaultdict(list)
-    for c in consignments:
-        for step, duration in m.lead_times(c):
-            samples[step].append((_start_of(c, step, duration), duration))
-    return [_distribution(step, samples[step]) for step in m.Step]
-
-
-def _start_of(c: Consignment, step: m.Step, duration: timedelta) -> datetime:
-    if step is m.Step.AIRCRAFT_TO_RELEASE and c.first_arrival is not None:
-        return c.first_arrival
-    return c.released_at or datetime.min  # only same-day clearance looks at the start
-
-
 def provinces(
-    consignments: Sequence[Consignment], populations: Sequence[Population]
+    recipients: Mapping[str, RecipientTally], populations: Sequence[Population]
 ) -> list[ProvinceRow]:
-    allocated: Counter[str] = Counter()
-    received: Counter[str] = Counter()
-    receipts: set[str] = set()
-    for c in consignments:
-        for n in c.notices.values():
-            if n.unit is not Unit.DOSES:
-                continue
-            allocated[n.province_code] += n.quantity
-            if n.received_at is not None:
-                receipts.add(n.province_code)
-                received[n.province_code] += n.accepted or 0
     rows = []
     for p in populations:
-        basis = "received" if p.code in receipts else "allocated"
-        doses = received[p.code] if basis == "received" else allocated[p.code]
+        t = recipients.get(p.code, RecipientTally())
+        basis = "received" if t.any_receipt else "allocated"
+        doses = t.received_on_receipt if t.any_receipt else t.allocated
         rows.append(
             ProvinceRow(
                 code=p.code,
                 name_vi=p.name_vi,
                 name_en=p.name_en,
                 population=p.population,
-                allocated_doses=allocated[p.code],
-                received_doses=received[p.code],
+                allocated_doses=t.allocated,
+                received_doses=t.received_on_receipt,
                 basis=basis,
                 doses_per_100=round(doses * 100 / p.population, 3) if p.population else 0.0,
             )
@@ -208,97 +344,58 @@ def provinces(
 
 
 def national(
-    consignments: Sequence[Consignment], recipients: Sequence[NationalRecipient]
+    tallies: Mapping[str, RecipientTally], recipients: Sequence[NationalRecipient]
 ) -> list[NationalRow]:
     """Doses allocated to and received by each national recipient."""
-    allocated: Counter[str] = Counter()
-    received: Counter[str] = Counter()
-    for c in consignments:
-        for n in c.notices.values():
-            if n.unit is Unit.DOSES:
-                allocated[n.province_code] += n.quantity
-                received[n.province_code] += n.accepted or 0
     return [
         NationalRow(
             code=r.code,
             name_vi=r.name_vi,
             name_en=r.name_en,
-            allocated_doses=allocated[r.code],
-            received_doses=received[r.code],
+            allocated_doses=tallies.get(r.code, RecipientTally()).allocated,
+            received_doses=tallies.get(r.code, RecipientTally()).accepted,
         )
         for r in recipients
     ]
 
 
-def _totals(consignments: Sequence[Consignment], key: str) -> list[TotalRow]:
+def donors(t: Tally) -> list[TotalRow]:
+    return _by(t, lambda donor, _: donor)
+
+
+def channels(t: Tally) -> list[TotalRow]:
+    return _by(t, lambda _, channel: channel)
+
+
+def _by(t: Tally, key: Callable[[str, str], str]) -> list[TotalRow]:
     rows: dict[str, TotalRow] = {}
-    for c in consignments:
-        if c.cancelled_at is not None and not c.parts:
-            continue  # nothing came: not part of any total
-        name = c.donor if key == "donor" else (c.channel.value if c.channel else "")
-        row = rows.get(name) or TotalRow(
-            key=name,
-            consignments=0,
-            announced_doses=0,
-            released_doses=0,
-            allocated_doses=0,
-            received_doses=0,
-        )
-        rows[name] = row.model_copy(
-            update={
-                "consignments": row.consignments + 1,
-                "announced_doses": row.announced_doses + m.announced_doses(c),
-                "released_doses": row.released_doses + m.released_doses(c),
-                "allocated_doses": row.allocated_doses + m.allocated_doses(c),
-                "received_doses": row.received_doses + m.received_doses(c),
-            }
-        )
+    for donor, channel, totals in t.totals:
+        name = key(donor, channel)
+        rows[name] = add_totals(rows.get(name), totals.model_copy(update={"key": name}))
     return sorted(rows.values(), key=lambda r: (-r.announced_doses, r.key))
 
 
-def donors(consignments: Sequence[Consignment]) -> list[TotalRow]:
-    return _totals(consignments, "donor")
-
-
-def channels(consignments: Sequence[Consignment]) -> list[TotalRow]:
-    return _totals(consignments, "channel")
-
-
-def products(consignments: Sequence[Consignment]) -> list[ProductRow]:
-    table: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
-    for c in consignments:
-        if c.cancelled_at is not None and not c.parts:
-            continue
-        for line_no, line in c.lines.items():
-            counts = table[(line.product, line.category.value, line.unit.value)]
-            counts["announced"] += line.quantity
-            counts["released"] += c.released.get(line_no, 0)
-            for n in c.notices.values():
-                if n.line_no == line_no:
-                    counts["allocated"] += n.quantity
-                    counts["received"] += n.accepted or 0
-    return [
-        ProductRow(product=p, category=cat, unit=u, **{k: v[k] for k in _PRODUCT_COUNTS})
-        for (p, cat, u), v in sorted(table.items())
-    ]
-
-
-_PRODUCT_COUNTS = ("announced", "released", "allocated", "received")
-
-
-def stuck(consignments: Sequence[Consignment], now: datetime) -> list[StuckRow]:
-    rows = [
-        StuckRow(
-            kind=s.kind,
-            shipment_id=s.shipment_id,
-            reference=s.reference,
-            since=s.since,
-            detail=s.detail,
-        )
-        for c in consignments
-        for s in m.stuck(c, now)
-    ]
-    return sorted(rows, key=lambda r: (r.since, r.kind, r.reference))
+def dashboard_from(
+    t: Tally,
+    populations: Sequence[Population],
+    now: datetime,
+    replayed: bool,
+    recipients: Sequence[NationalRecipient] = (),
+) -> Dashboard:
+    """The whole national picture at ``now`` (``replayed``: rebuilt for ``as_of``), with the
+    national ``recipients``' doses beside the provinces'."""
+    return Dashboard(
+        as_of=now,
+        replayed=replayed,
+        pipeline=pipeline(t),
+        lead_times=lead_times(t),
+        provinces=provinces(t.recipients, populations),
+        national=national(t.recipients, recipients),
+        donors=donors(t),
+        channels=channels(t),
+        products=list(t.products),
+        stuck=list(t.stuck),
+    )
 
 
 def dashboard(
@@ -308,18 +405,7 @@ def dashboard(
     replayed: bool,
     recipients: Sequence[NationalRecipient] = (),
 ) -> Dashboard:
-    """The whole national picture at ``now`` (``replayed``: rebuilt for ``as_of``), with the
-    national ``recipients``' doses beside the provinces'."""
-    known = sorted(counted(consignments), key=lambda c: c.shipment_id)
-    return Dashboard(
-        as_of=now,
-        replayed=replayed,
-        pipeline=pipeline(known),
-        lead_times=lead_times(known),
-        provinces=provinces(known, populations),
-        national=national(known, recipients),
-        donors=donors(known),
-        channels=channels(known),
-        products=products(known),
-        stuck=stuck(known, now),
+    """The picture of these consignments (an ``as_of`` replay's), added up here."""
+    return dashboard_from(
+        tally(standings(consignments), now), populations, now, replayed, recipients
     )

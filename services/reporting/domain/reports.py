@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -14,8 +15,18 @@ from services.reporting.domain.picture import (
     NationalRow,
     Population,
     ProvinceRow,
+    RecipientTally,
     national,
     provinces,
+    recipient_tallies,
+    standings,
+)
+from services.reporting.domain.standing import (
+    NoticeRow,
+    RejectionRow,
+    Standing,
+    notice_rows,
+    rejections_of,
 )
 from shared.decider import NotFound
 from shared.reference_data import NationalRecipient
@@ -70,20 +81,13 @@ class DonorReport(BaseModel):
     received_doses: int
 
 
-def _product(c: Consignment, line_no: int) -> tuple[str, str]:
-    line = c.lines.get(line_no)
-    return (line.product, line.unit.value) if line else (f"line {line_no}", "")
-
-
-def _recipients(consignments: Sequence[Consignment]) -> list[RecipientReport]:
+def _recipients(notices: Iterable[NoticeRow]) -> list[RecipientReport]:
     allocated: Counter[tuple[str, str, str]] = Counter()
     received: Counter[tuple[str, str, str]] = Counter()
-    for c in consignments:
-        for n in c.notices.values():
-            product, unit = _product(c, n.line_no)
-            key = (n.province_code, n.product or product, n.unit.value if n.unit else unit)
-            allocated[key] += n.quantity
-            received[key] += n.accepted or 0
+    for n in notices:
+        key = (n.recipient, n.product, n.unit)
+        allocated[key] += n.quantity
+        received[key] += n.accepted or 0
     return [
         RecipientReport(
             province_code=p, product=prod, unit=u, allocated=allocated[k], received=received[k]
@@ -93,20 +97,8 @@ def _recipients(consignments: Sequence[Consignment]) -> list[RecipientReport]:
     ]
 
 
-def _rejections(c: Consignment) -> list[RejectionReport]:
-    found = [r for p in sorted(c.parts) for r in c.parts[p].rejected]
-    found += list(c.refusals)
-    found += [r for n in sorted(c.notices) for r in c.notices[n].rejected]
-    return [
-        RejectionReport(
-            where=r.where,
-            product=_product(c, r.line_no)[0],
-            reason=r.reason,
-            quantity=r.quantity,
-            note=r.note,
-        )
-        for r in found
-    ]
+def _rejections(rows: Iterable[RejectionRow]) -> list[RejectionReport]:
+    return [RejectionReport(**asdict(r)) for r in rows]
 
 
 def consignment_report(c: Consignment) -> ConsignmentReport:
@@ -134,8 +126,8 @@ def consignment_report(c: Consignment) -> ConsignmentReport:
             )
             for n, line in sorted(c.lines.items())
         ],
-        recipients=_recipients([c]),
-        rejections=_rejections(c),
+        recipients=_recipients(notice_rows(c)),
+        rejections=_rejections(rejections_of(c)),
     )
 
 
@@ -162,7 +154,7 @@ def donor_report(
         donor=donor,
         as_of=now,
         consignments=[consignment_report(c) for c in dated],
-        recipients=_recipients(dated),
+        recipients=_recipients(n for c in dated for n in notice_rows(c)),
         announced_doses=sum(m.announced_doses(c) for c in dated),
         received_doses=sum(m.received_doses(c) for c in dated),
     )
@@ -195,17 +187,6 @@ class ProvinceSummary(BaseModel):
     rejections: list[RejectionReport]
 
 
-def province_summary(
-    consignments: Sequence[Consignment], population: Population, now: datetime
-) -> ProvinceSummary:
-    return ProvinceSummary(
-        as_of=now,
-        province=provinces(consignments, [population])[0],
-        notices=_notices_to(consignments, population.code, now),
-        rejections=_rejections_at(consignments, population.code),
-    )
-
-
 class RecipientSummary(BaseModel):
     """A national recipient's summary: the province's without the population figures."""
 
@@ -215,25 +196,69 @@ class RecipientSummary(BaseModel):
     rejections: list[RejectionReport]
 
 
-def recipient_summary(
-    consignments: Sequence[Consignment], recipient: NationalRecipient, now: datetime
-) -> RecipientSummary:
-    return RecipientSummary(
-        as_of=now,
-        recipient=national(consignments, [recipient])[0],
-        notices=_notices_to(consignments, recipient.code, now),
-        rejections=_rejections_at(consignments, recipient.code),
+@dataclass(frozen=True)
+class RecipientPart:
+    """What one recipient got: its doses added up, its notices, the rejections it made (in
+    shipment order). Read from the stored standings live, or picked from replayed ones."""
+
+    tally: RecipientTally
+    notices: Sequence[NoticeRow]
+    rejections: Sequence[RejectionRow]
+
+
+def recipient_part(known: Sequence[Standing], code: str) -> RecipientPart:
+    return RecipientPart(
+        tally=recipient_tallies(known).get(code, RecipientTally()),
+        notices=[n for s in known for n in s.notices if n.recipient == code],
+        rejections=[r for s in known for r in s.rejections if r.where == code],
     )
 
 
-def _notices_to(consignments: Sequence[Consignment], code: str, now: datetime) -> list[NoticeLine]:
-    notices = [
+def province_summary_from(
+    part: RecipientPart, population: Population, now: datetime
+) -> ProvinceSummary:
+    return ProvinceSummary(
+        as_of=now,
+        province=provinces({population.code: part.tally}, [population])[0],
+        notices=_notice_lines(part.notices, now),
+        rejections=_rejections(part.rejections),
+    )
+
+
+def recipient_summary_from(
+    part: RecipientPart, recipient: NationalRecipient, now: datetime
+) -> RecipientSummary:
+    return RecipientSummary(
+        as_of=now,
+        recipient=national({recipient.code: part.tally}, [recipient])[0],
+        notices=_notice_lines(part.notices, now),
+        rejections=_rejections(part.rejections),
+    )
+
+
+def province_summary(
+    consignments: Sequence[Consignment], population: Population, now: datetime
+) -> ProvinceSummary:
+    part = recipient_part(standings(consignments), population.code)
+    return province_summary_from(part, population, now)
+
+
+def recipient_summary(
+    consignments: Sequence[Consignment], recipient: NationalRecipient, now: datetime
+) -> RecipientSummary:
+    part = recipient_part(standings(consignments), recipient.code)
+    return recipient_summary_from(part, recipient, now)
+
+
+def _notice_lines(notices: Iterable[NoticeRow], now: datetime) -> list[NoticeLine]:
+    ordered = sorted(notices, key=lambda n: (n.allocated_at or now, n.notice_number, n.shipment_id))
+    return [
         NoticeLine(
             notice_number=n.notice_number,
-            shipment_id=c.shipment_id,
-            donor=c.donor,
-            product=n.product or _product(c, n.line_no)[0],
-            unit=n.unit.value if n.unit else _product(c, n.line_no)[1],
+            shipment_id=n.shipment_id,
+            donor=n.donor,
+            product=n.product,
+            unit=n.unit,
             quantity=n.quantity,
             allocated_at=n.allocated_at,
             acknowledged_at=n.acknowledged_at,
@@ -241,12 +266,5 @@ def _notices_to(consignments: Sequence[Consignment], code: str, now: datetime) -
             received_at=n.received_at,
             accepted=n.accepted,
         )
-        for c in consignments
-        for n in c.notices.values()
-        if n.province_code == code
+        for n in ordered
     ]
-    return sorted(notices, key=lambda n: (n.allocated_at or now, n.notice_number))
-
-
-def _rejections_at(consignments: Sequence[Consignment], code: str) -> list[RejectionReport]:
-    return [r for c in consignments for r in _rejections(c) if r.where == code]
