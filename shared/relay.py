@@ -224,7 +224,7 @@ class Relay:
                 await self._sleep_until_woken(idle.next_delay())
                 continue
             idle.reset()
-            set_aside = await self._publish(batch, await self._blocked_streams(conn))
+            set_aside = await self._publish(batch, await self._blocked_streams(conn, batch))
             if self.after_publish is not None:
                 await self.after_publish(batch)
             checkpoint = batch[-1].position
@@ -313,11 +313,14 @@ class Relay:
 
     # -- quarantine ----------------------------------------------------------------
 
-    async def _blocked_streams(self, conn: Conn) -> set[str]:
+    async def _blocked_streams(self, conn: Conn, batch: list[RecordedEvent]) -> set[str]:
+        """The batch's streams held behind a quarantined event (only those: the open
+        quarantine may be long, and it is read once per batch)."""
         rows = await conn.fetch(
             "SELECT DISTINCT stream_id FROM relay_quarantine"
-            " WHERE relay = $1 AND resolved_at IS NULL",
+            " WHERE relay = $1 AND stream_id = ANY($2::text[]) AND resolved_at IS NULL",
             self.service,
+            list({e.stream_id for e in batch}),
         )
         return {r["stream_id"] for r in rows}
 

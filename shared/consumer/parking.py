@@ -6,6 +6,7 @@ PostgreSQL could not hold as jsonb or text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,9 +32,13 @@ class ParkedMessage:
     offset: int
 
 
-async def parked_subjects(conn: Conn, group: str) -> set[str]:
+async def parked_subjects(conn: Conn, group: str, subjects: Sequence[str]) -> set[str]:
+    """Which of ``subjects`` have parked events (only those: read once per batch)."""
     rows = await conn.fetch(
-        "SELECT DISTINCT subject FROM parked_messages WHERE consumer_group = $1", group
+        "SELECT DISTINCT subject FROM parked_messages"
+        " WHERE consumer_group = $1 AND subject = ANY($2::text[])",
+        group,
+        list(set(subjects)),
     )
     return {r["subject"] for r in rows}
 

@@ -268,7 +268,7 @@ class ConsumerRunner:
                 "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k",
                 _lock_keys(self.group, [e.subject for e in envelopes]),
             )
-            parked = await parking.parked_subjects(conn, self.group)
+            parked = await parking.parked_subjects(conn, self.group, [e.subject for e in envelopes])
             parked_before = len(parked)
             await self.applier.apply(conn, envelopes, parked)
             await dead_letters.record(conn, self.group, dead)
@@ -416,7 +416,7 @@ class ConsumerRunner:
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1)", _lock_keys(self.group, [envelope.subject])[0]
             )
-            parked = await parking.parked_subjects(conn, self.group)
+            parked = await parking.parked_subjects(conn, self.group, [envelope.subject])
             await self.applier.apply(conn, [envelope], parked)
             await conn.execute(
                 "UPDATE dead_letters SET resolved_at = now(), attempts = attempts + 1"

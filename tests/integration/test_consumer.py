@@ -23,16 +23,18 @@ from tests.integration.kit import (
     write_streams,
 )
 from tests.kafka_helpers import read_topic
+from tests.sample_events import ping
 
 pytestmark = pytest.mark.integration
 
 
-async def _publish_store(pool: asyncpg.Pool, bootstrap: str, topic: str) -> int:
-    """Publish the whole store once, as the relay would (the relay has its own tests)."""
+async def _publish_store(pool: asyncpg.Pool, bootstrap: str, topic: str, after: int = 0) -> int:
+    """Publish the store (after a position) once, as the relay would (the relay has its own
+    tests)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        events = await EventStore("test").read_all(pool, limit=100_000)
+        events = await EventStore("test").read_all(pool, after=after, limit=100_000)
         for event in events:
             record = to_kafka(event, "aidport/test")
             await producer.send_and_wait(topic, record.value, record.key, headers=record.headers)
@@ -155,11 +157,17 @@ async def test_a_failing_event_parks_its_shipment_and_others_go_on(
         assert [p.subject for p in parked] == [poisoned] * 3
         assert "a rule the handler cannot meet yet" in parked[0].error
 
+        last = max(p.position for p in await EventStore("test").read_all(pool, limit=100))
+        async with pool.acquire() as conn, conn.transaction():  # a later batch: waits too
+            await EventStore("test").append(conn, poisoned, 4, [ping(streams[0], 4)])
+        await _publish_store(pool, kafka.bootstrap_servers, topic, after=last)
+        await eventually(lambda: _parked_count(pool, 4))
+
         broken = False
         assert await consumer.retry_parked(poisoned) == 0
 
     rows = await pool.fetch("SELECT n FROM effects WHERE subject = $1 ORDER BY seq", poisoned)
-    assert [r["n"] for r in rows] == [0, 1, 2, 3]  # order kept across the park
+    assert [r["n"] for r in rows] == [0, 1, 2, 3, 4]  # order kept across the park
     assert set((await _effects(pool)).values()) == {1}
 
 
