@@ -2,18 +2,24 @@
 
 ``flow`` makes one consignment's events up to a stage, with the new steps (arrival parts,
 VAR, release, drafted and approved rounds, dispatch, proof of delivery) or today's legacy
-ones (ShipmentArrived.v1, GoodsPresented.v1, AllocationRoundDecided)."""
+ones (ShipmentArrived.v1, GoodsPresented.v1, AllocationRoundDecided). ``envelopes`` gives
+them as reporting's consumer receives them, through the wire format."""
 
 from __future__ import annotations
 
+import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import asyncpg
+
+from services.reporting.projections import STANDING_TABLES
 from shared.contracts import allocation as a
 from shared.contracts import customs as c
 from shared.contracts import intake as i
-from shared.contracts.base import DomainEvent
+from shared.contracts.base import DomainEvent, registry
 from shared.contracts.values import (
     Category,
     Channel,
@@ -26,6 +32,8 @@ from shared.contracts.values import (
     Storage,
     Unit,
 )
+from shared.envelope import Envelope, from_kafka, to_kafka
+from shared.eventstore import RecordedEvent
 
 T0 = datetime(2021, 8, 1, 1, 0, tzinfo=UTC)
 STEPS = ("announced", "arrived", "released", "drafted", "approved", "dispatched", "received")
@@ -257,8 +265,60 @@ def flow(
     return out
 
 
+RECIPIENTS = ("01", "79", "31", "48", "MOD", "NEPI")
+
+
+def many_flows(
+    seed: int, count: int, recipients: Sequence[str] = RECIPIENTS, spread: tuple[int, int] = (1, 4)
+) -> list[Published]:
+    """``count`` consignments at every step, each to ``spread`` (fewest, most) recipients,
+    some with rejections or late reports; each consignment's events in their own order."""
+    rng = random.Random(seed)
+    events: list[Published] = []
+    for n in range(count):
+        events += flow(
+            uuid.UUID(int=seed * 1_000_000 + n + 1),
+            donor=rng.choice(["COVAX", "Japan", "USA", "Việt kiều"]),
+            doses=rng.randint(10, 500_000),
+            until=rng.choice(STEPS),
+            start=T0 + timedelta(hours=rng.randint(0, 400)),
+            provinces=tuple(rng.sample(list(recipients), rng.randint(*spread))),
+            rejected=rng.choice([0, 0, 3]),
+            channel=rng.choice(list(Channel)),
+            legacy=rng.random() < 0.2,
+            var_filed=rng.random() < 0.7,
+        )
+    return events
+
+
+def envelopes(events: list[Published]) -> list[Envelope]:
+    out = []
+    for n, p in enumerate(events, start=1):
+        recorded = RecordedEvent(
+            position=n,
+            stream_id=str(p.event.shipment_id),
+            stream_version=n,
+            event_id=uuid.uuid4(),
+            event_type=p.event.event_type,
+            data=p.event.to_data(),
+            metadata={"actor": p.actor},
+            recorded_at=p.recorded_at,
+        )
+        record = to_kafka(recorded, f"aidport/{p.source}")
+        out.append(from_kafka(record.headers, record.value, registry, record.key))
+    return out
+
+
 def _split(total: int, parts: int) -> list[int]:
     base = total // parts
     shares = [base] * parts
     shares[0] += total - base * parts
     return shares
+
+
+async def stored(db: asyncpg.Connection | asyncpg.Pool) -> dict[str, list[dict[str, object]]]:
+    """Everything reporting's projection stored: the facts and every standing table."""
+    tables = ["report_consignments", *STANDING_TABLES]
+    return {
+        t: [dict(r) for r in await db.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables
+    }

@@ -4,7 +4,6 @@ standings equals the one added up in Python from the folded facts."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -18,35 +17,13 @@ from services.reporting.domain import picture, reports
 from services.reporting.domain.facts import Consignment
 from services.reporting.domain.picture import Population
 from services.reporting.domain.standing import STANDING_VERSION
-from shared.contracts.base import registry
-from shared.contracts.values import Channel
-from shared.envelope import Envelope, from_kafka, to_kafka
-from shared.eventstore import RecordedEvent
 from shared.migrations import migrate
-from tests.reporting_events import STEPS, T0, Published, flow
+from tests.reporting_events import T0, envelopes, flow, many_flows, stored
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(projections.__file__).parent / "migrations"
 QUERY = "SELECT shipment_id, donor, facts FROM report_consignments ORDER BY shipment_id"
 POPULATIONS = [Population("01", "Hà Nội", "Ha Noi", 8_000_000), Population("79", "HCM", "HCMC", 0)]
-
-
-def envelopes(events: list[Published]) -> list[Envelope]:
-    out = []
-    for n, p in enumerate(events, start=1):
-        recorded = RecordedEvent(
-            position=n,
-            stream_id=str(p.event.shipment_id),
-            stream_version=n,
-            event_id=uuid.uuid4(),
-            event_type=p.event.event_type,
-            data=p.event.to_data(),
-            metadata={"actor": p.actor},
-            recorded_at=p.recorded_at,
-        )
-        record = to_kafka(recorded, f"aidport/{p.source}")
-        out.append(from_kafka(record.headers, record.value, registry, record.key))
-    return out
 
 
 async def test_a_batch_folds_as_one_event_at_a_time(pool: asyncpg.Pool) -> None:
@@ -71,28 +48,6 @@ async def test_a_batch_folds_as_one_event_at_a_time(pool: asyncpg.Pool) -> None:
         assert [dict(r) for r in await conn.fetch(QUERY)] == batched
         assert await conn.fetchval("SELECT count(*) FROM report_events") == len(events)
     assert len(batched) == 3 and {r["donor"] for r in batched} == {"Japan", "COVAX"}
-
-
-def many_flows(seed: int, count: int) -> list[Published]:
-    """Consignments at every step, to several recipients, some with rejections or late
-    reports, their events interleaved as a reader of three topics may see them."""
-    rng = random.Random(seed)
-    events: list[Published] = []
-    for n in range(count):
-        events += flow(
-            uuid.UUID(int=seed * 10_000 + n + 1),
-            donor=rng.choice(["COVAX", "Japan", "USA", "Việt kiều"]),
-            doses=rng.randint(10, 500_000),
-            until=rng.choice(STEPS),
-            start=T0 + timedelta(hours=rng.randint(0, 400)),
-            provinces=tuple(rng.sample(["01", "79", "31", "48", "MOD", "NEPI"], rng.randint(1, 4))),
-            rejected=rng.choice([0, 0, 3]),
-            channel=rng.choice(list(Channel)),
-            legacy=rng.random() < 0.2,
-            var_filed=rng.random() < 0.7,
-        )
-    rng.shuffle(events)  # across consignments; each one's own order kept below
-    return sorted(events, key=lambda p: (p.event.shipment_id, p.recorded_at))
 
 
 async def test_the_live_picture_added_up_in_sql_equals_the_one_added_up_in_python(
@@ -129,14 +84,14 @@ async def test_standings_saved_by_older_code_are_derived_again_at_start(
         await migrate(conn, MIGRATIONS)
         async with conn.transaction():
             await projections.record_batch(conn, events)
-        before = await _standing_tables(conn)
+        before = await stored(conn)
         await conn.execute("UPDATE report_consignments SET standing_version = 0, stage = 'x'")
         for table in projections.STANDING_TABLES:
             await conn.execute(f"DELETE FROM {table}")
     runtime = SimpleNamespace(pool=pool)
     await projections.derive_missing_standings(runtime, page=5)  # type: ignore[arg-type]
     async with pool.acquire() as conn:
-        assert await _standing_tables(conn) == before
+        assert await stored(conn) == before
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM report_consignments WHERE standing_version <> $1",
@@ -144,10 +99,3 @@ async def test_standings_saved_by_older_code_are_derived_again_at_start(
             )
             == 0
         )
-
-
-async def _standing_tables(conn: asyncpg.Connection) -> dict[str, list[dict[str, object]]]:
-    tables = ["report_consignments", *projections.STANDING_TABLES]
-    return {
-        t: [dict(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables
-    }
