@@ -27,6 +27,8 @@ from shared.http.security import MaybeUser
 router = APIRouter(include_in_schema=False)
 AsOf = Annotated[str | None, Query(max_length=40)]
 SORTABLE = ("code", "population", "allocated_doses", "received_doses", "doses_per_100")
+STUCK_SHOWN = 200
+"""Stuck items listed on the page, oldest first (the API and the exports give them all)."""
 
 
 def _as_of(value: str | None) -> str | None:
@@ -90,6 +92,7 @@ async def _dashboard(
         sort=key,
         sortable=SORTABLE,
         local=viet_nam_time,
+        stuck_shown=STUCK_SHOWN,
     )
 
 

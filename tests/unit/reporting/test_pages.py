@@ -35,21 +35,25 @@ def consignments() -> list[Any]:
     return list(fold(recorded).values())
 
 
-def dashboard(lang: str) -> str:
+def rendered(view: picture.Dashboard, lang: str, template: str, **changes: Any) -> str:
+    """A dashboard template as the pages render it, with ``changes`` to its context."""
+    context = {
+        "user": VIEWER,
+        "view": view,
+        "charts": pages._charts(view, lang, environment("reporting")[1].gettext(lang)),
+        "as_of": "",
+        "as_of_error": None,
+        "sort": "code",
+        "sortable": pages.SORTABLE,
+        "local": viet_nam_time,
+        "stuck_shown": pages.STUCK_SHOWN,
+    }
+    return render("reporting", template, lang, **(context | changes))
+
+
+def dashboard(lang: str, **changes: Any) -> str:
     view = picture.dashboard(consignments(), populations(), NOW, replayed=False)
-    return render(
-        "reporting",
-        "dashboard.html",
-        lang,
-        user=VIEWER,
-        view=view,
-        charts=pages._charts(view, lang, environment("reporting")[1].gettext(lang)),
-        as_of="",
-        as_of_error=None,
-        sort="code",
-        sortable=pages.SORTABLE,
-        local=viet_nam_time,
-    )
+    return rendered(view, lang, "dashboard.html", **changes)
 
 
 @pytest.mark.parametrize(
@@ -79,19 +83,7 @@ def test_the_dashboard_has_nothing_inline_for_the_csp_to_block() -> None:
 
 def test_an_as_of_error_is_shown_next_to_its_field() -> None:
     view = picture.dashboard(consignments(), populations(), NOW, replayed=True)
-    html = render(
-        "reporting",
-        "dashboard.html",
-        "en",
-        user=VIEWER,
-        view=view,
-        charts=pages._charts(view, "en", environment("reporting")[1].gettext("en")),
-        as_of="soon",
-        as_of_error="as_of is unreadable",
-        sort="code",
-        sortable=pages.SORTABLE,
-        local=viet_nam_time,
-    )
+    html = rendered(view, "en", "dashboard.html", as_of="soon", as_of_error="as_of is unreadable")
     assert 'aria-invalid="true" aria-describedby="as_of_error"' in html
     assert "data-stream" not in html  # a replayed picture does not follow the live feed
 
@@ -167,19 +159,7 @@ def test_the_dashboard_shows_what_each_national_recipient_received() -> None:
     army = view.national[0]
     assert army.allocated_doses == 500 and 0 < army.received_doses <= 500  # as received
     assert all(r.allocated_doses == 0 for r in view.national[1:])
-    html = render(
-        "reporting",
-        "_dashboard.html",
-        "en",
-        user=VIEWER,
-        view=view,
-        charts=pages._charts(view, "en", environment("reporting")[1].gettext("en")),
-        as_of="",
-        as_of_error=None,
-        sort="code",
-        sortable=pages.SORTABLE,
-        local=viet_nam_time,
-    )
+    html = rendered(view, "en", "_dashboard.html")
     assert "National recipients" in html and "MOD · Ministry of National Defence" in html
 
 
@@ -193,3 +173,13 @@ def test_a_national_recipient_has_its_own_summary_and_export() -> None:
     tables = {name: rows for name, _, rows in export.recipient_tables(summary)}
     assert tables["recipient"][0][:2] == ["MOD", army.name_vi]
     assert len(tables["notices"]) == 1
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "The oldest 1 of 2"), ("vi", "Hiển thị 1")])
+def test_the_page_lists_the_oldest_stuck_items_and_points_to_the_export(
+    lang: str, said: str
+) -> None:
+    assert said not in dashboard(lang)  # both stuck items shown
+    shown = dashboard(lang, stuck_shown=1)
+    assert said in shown
+    assert shown.count('<a href="/shipments/') < dashboard(lang).count('<a href="/shipments/')
