@@ -291,20 +291,24 @@ def many_flows(
     return events
 
 
+def as_recorded(p: Published, n: int) -> RecordedEvent:
+    """The event as its service's store would hold it, the ``n``-th."""
+    return RecordedEvent(
+        position=n,
+        stream_id=str(p.event.shipment_id),
+        stream_version=n,
+        event_id=uuid.uuid4(),
+        event_type=p.event.event_type,
+        data=p.event.to_data(),
+        metadata={"actor": p.actor, "actor_role": "test"},
+        recorded_at=p.recorded_at,
+    )
+
+
 def envelopes(events: list[Published]) -> list[Envelope]:
     out = []
     for n, p in enumerate(events, start=1):
-        recorded = RecordedEvent(
-            position=n,
-            stream_id=str(p.event.shipment_id),
-            stream_version=n,
-            event_id=uuid.uuid4(),
-            event_type=p.event.event_type,
-            data=p.event.to_data(),
-            metadata={"actor": p.actor},
-            recorded_at=p.recorded_at,
-        )
-        record = to_kafka(recorded, f"aidport/{p.source}")
+        record = to_kafka(as_recorded(p, n), f"aidport/{p.source}")
         out.append(from_kafka(record.headers, record.value, registry, record.key))
     return out
 

@@ -22,13 +22,12 @@ from services.reporting import api, pages, projections
 from services.reporting.main import SPEC
 from shared.db import create_pool
 from shared.envelope import to_kafka
-from shared.eventstore import RecordedEvent
 from shared.http.app import create_app
 from shared.infra.kafka_broker import KafkaBroker, create_topics
 from shared.settings import Settings, all_topics, topic_of
 from tests.e2e.stack import until
 from tests.integration.apps import bearer, serving, settings_for
-from tests.reporting_events import T0, Published, flow, stored
+from tests.reporting_events import T0, Published, as_recorded, flow, stored
 
 pytestmark = pytest.mark.integration
 
@@ -61,17 +60,7 @@ async def publish(bootstrap: str, prefix: str, events: list[Published]) -> None:
     await producer.start()
     try:
         for n, p in enumerate(events, start=1):
-            recorded = RecordedEvent(
-                position=n,
-                stream_id=str(p.event.shipment_id),
-                stream_version=n,
-                event_id=uuid.uuid4(),
-                event_type=p.event.event_type,
-                data=p.event.to_data(),
-                metadata={"actor": p.actor, "actor_role": "test"},
-                recorded_at=p.recorded_at,
-            )
-            record = to_kafka(recorded, f"aidport/{p.source}")
+            record = to_kafka(as_recorded(p, n), f"aidport/{p.source}")
             topic = topic_of(p.source, prefix)
             await producer.send_and_wait(topic, record.value, record.key, headers=record.headers)
         poison = [("ce_specversion", b"1.0"), ("ce_type", b"aidport.customs.Nonsense.v1")]
