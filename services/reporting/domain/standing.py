@@ -18,7 +18,7 @@ from shared.contracts.values import Unit
 
 STANDING_VERSION = 1
 """Raise it when a derivation below changes: the service derives the stored rows again at
-start (``projections.refresh_standings``)."""
+start (``projections.derive_missing_standings``)."""
 
 HISTOGRAM_HOURS: tuple[float, ...] = (1, 3, 6, 12, 24, 48, 72, 168, 336, float("inf"))
 """Upper bounds of the lead-time histograms, in hours."""
