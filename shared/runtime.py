@@ -30,6 +30,7 @@ from shared.observability import CONSUMER_RESTARTS
 from shared.projections import Projection, rebuild
 from shared.relay import Relay, idempotent_producer
 from shared.resilience import Outage, Supervisor
+from shared.retention import Sweep
 from shared.settings import Settings, topic_of
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class ServiceSpec:
     reaction: Callable[[Runtime], Handler | Reaction] | None = None
     package_dir: Path | None = None  # holds web/templates and web/locale
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = ()  # e.g. live feeds
+    sweeps: Sequence[Callable[[], Sweep]] = ()  # its own retention, besides the shared sweeps
     publishes: bool = True  # False: a read-side service, no events of its own and no relay
     rebuilder: Callable[[asyncpg.Pool], Coroutine[Any, Any, int]] | None = None
     """Rebuilds the projections of a service whose projections are not fed by its own

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(
         7 * 24.0, gt=0, description="how long a command's Idempotency-Key and answer are kept"
     )
+    resolved_retention_days: float = Field(
+        90.0, gt=0, description="how long resolved dead letters and quarantined events are kept"
+    )
     log_level: str = "INFO"
     topic_prefix: str = Field("aidport", description="lets several environments share a cluster")
 

@@ -11,6 +11,7 @@ from services.allocation.application import PROJECTIONS
 from services.allocation.reactions import reaction
 from services.allocation.webhooks import api as webhooks_api
 from services.allocation.webhooks import worker as webhooks
+from services.allocation.webhooks.outbox import log_sweep
 from shared.http.app import create_app
 from shared.runtime import ServiceSpec
 from shared.settings import load_settings
@@ -26,6 +27,7 @@ SPEC = ServiceSpec(
     reaction=reaction,
     package_dir=HERE,
     background=(api.feed.run, webhooks.run),
+    sweeps=(log_sweep,),
 )
 
 

@@ -11,7 +11,6 @@ from fastapi.staticfiles import StaticFiles
 from shared.http.admin import router as admin_page_router
 from shared.http.docs import docs_router
 from shared.http.i18n import Translator
-from shared.http.idempotency import forget_keys
 from shared.http.limits import EdgeLimits
 from shared.http.login import auth_router, prepare_identity
 from shared.http.metrics import metrics_router, start_metrics_server
@@ -21,6 +20,7 @@ from shared.http.pages import install_page_handlers
 from shared.http.problems import install_problem_handlers
 from shared.http.rendering import SHARED_WEB, locale_dirs, templates_for
 from shared.observability import configure_logging
+from shared.retention import keep_tidy, shared_sweeps
 from shared.runtime import Runtime, ServiceSpec
 from shared.settings import Settings
 
@@ -31,7 +31,8 @@ def create_app(spec: ServiceSpec, settings: Settings, routers: Sequence[APIRoute
         configure_logging(spec.name, settings.log_level)
         settings.require_safe()  # also when the app runs in-process, not by `serve`
         await runtime.start()
-        runtime.spawn(forget_keys(runtime), "idempotency-keys")
+        sweeps = [*shared_sweeps(settings), *(sweep() for sweep in spec.sweeps)]
+        runtime.spawn(keep_tidy(runtime.pool, sweeps), "retention")
         await prepare_identity(runtime)
         stop_metrics = start_metrics_server(settings)
         yield

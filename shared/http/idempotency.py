@@ -4,26 +4,21 @@ Two statements in the command's transaction: the first claims the key (or finds 
 response), the last stores the response. The claim is an INSERT, so a concurrent request
 with the same key waits on its row until the first one commits or rolls back.
 
-A key is kept for ``AIDPORT_IDEMPOTENCY_RETENTION_HOURS``, then forgotten (``forget_keys``):
-each stored response is a whole command's answer, and they would otherwise pile up forever.
+A key is kept for ``AIDPORT_IDEMPOTENCY_RETENTION_HOURS``, then forgotten (a sweep of
+``shared.retention``): each stored response is a whole command's answer, and they would
+otherwise pile up forever.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
-
-import asyncpg
 
 from shared.db import Conn, to_json
 from shared.eventstore import ConcurrencyError
 from shared.http.problems import ProblemError
-from shared.runtime import Runtime
 
 Response = tuple[int, Any]
 
@@ -40,12 +35,6 @@ UNION ALL
 SELECT false, request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2
 """
 _RECORD = "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2"
-_FORGET = """
-DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM idempotency_keys WHERE created_at < now() - $1::interval LIMIT $2))
-"""
-FORGET_EVERY_SECONDS = 600.0
-log = logging.getLogger(__name__)
 
 
 class KeyJustUsed(ConcurrencyError):
@@ -87,26 +76,3 @@ async def once(
     status, body = await action(conn)
     await conn.execute(_RECORD, scope, key, status, to_json(body))
     return status, body
-
-
-async def forget_old_keys(pool: asyncpg.Pool, retention: timedelta, batch: int = 5_000) -> int:
-    """Delete the keys older than ``retention``, ``batch`` rows a statement (each one short);
-    returns how many. A retry with a forgotten key acts as a new request."""
-    forgotten = 0
-    while True:
-        deleted = int((await pool.execute(_FORGET, retention, batch)).split()[-1])
-        forgotten += deleted
-        if deleted < batch:
-            return forgotten
-
-
-async def forget_keys(runtime: Runtime) -> None:
-    """Every ``FORGET_EVERY_SECONDS``, for the service's lifetime: ``forget_old_keys``."""
-    retention = timedelta(hours=runtime.settings.idempotency_retention_hours)
-    while True:
-        try:
-            if forgotten := await forget_old_keys(runtime.pool, retention):
-                log.info("forgot %d idempotency keys older than %s", forgotten, retention)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.debug("idempotency keys not pruned this time: %r", error)  # outages are logged
-        await asyncio.sleep(FORGET_EVERY_SECONDS)

@@ -51,7 +51,8 @@ async def register(
 
 
 async def remove(conn: Conn, province_code: str, endpoint_id: uuid.UUID) -> EndpointView:
-    """No more deliveries to it; what was pending is cancelled. Its log stays."""
+    """No more deliveries to it; what was pending is cancelled. Its log stays (for its
+    retention, see ``outbox``)."""
     await queries.existing_endpoint(conn, province_code, endpoint_id)
     await conn.execute(
         """UPDATE webhook_endpoints SET deleted_at = coalesce(deleted_at, now())

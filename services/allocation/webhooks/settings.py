@@ -19,3 +19,4 @@ class WebhookSettings(BaseSettings):
     connect_timeout_seconds: float = Field(5.0, gt=0)
     timeout_seconds: float = Field(10.0, gt=0)
     max_response_bytes: int = Field(64 * 1024, ge=0)
+    log_retention_days: float = Field(30.0, gt=0, description="the delivery log, once ended")

@@ -14,8 +14,8 @@ from services.intake import api, pages
 from services.intake.main import SPEC
 from shared.db import create_pool
 from shared.http.app import create_app
-from shared.http.idempotency import forget_old_keys
 from shared.infra.kafka_broker import KafkaBroker, create_topics
+from shared.retention import shared_sweeps, sweep
 from shared.settings import Settings, all_topics
 from tests.e2e.flows import arrival_of, vaccine_consignment
 from tests.integration.apps import bearer, serving, settings_for
@@ -157,7 +157,9 @@ async def test_a_key_older_than_its_retention_is_forgotten_and_then_acts_anew(
             "UPDATE idempotency_keys SET created_at = now() - interval '8 days'"
             " WHERE key = 'old-key'"
         )
-        assert await forget_old_keys(pool, timedelta(days=7), batch=1) == 1
+        keys = next(s for s in shared_sweeps(settings) if s.name == "idempotency keys")
+        assert keys.keep == timedelta(days=7)
+        assert await sweep(pool, keys, batch=1) == 1
         kept = await pool.fetch("SELECT key FROM idempotency_keys")
         assert [r["key"] for r in kept] == ["recent-key"]
     finally:
