@@ -14,7 +14,7 @@ from services.allocation.domain import NoticeStatus, RoundStatus
 from services.allocation.domain.changes import apply_changes
 from services.allocation.domain.notices import SEVEN_DAYS_SECONDS
 from shared.contracts.allocation import DraftLine, QuantityChange
-from shared.decider import NotFound
+from shared.decider import InvalidInput, NotFound
 from shared.http.pagination import Page, page_of
 from shared.views import Db, JsonList, OptionalJsonList, View
 
@@ -156,14 +156,34 @@ async def issued_notices(db: Db, province_code: str) -> int:
 
 
 async def latest_rounds(
-    db: Db, limit: int = ROUNDS_ON_PAGE, status: RoundStatus | None = None
+    db: Db,
+    limit: int = ROUNDS_ON_PAGE,
+    status: RoundStatus | None = None,
+    before: str | None = None,
 ) -> list[RoundView]:
-    rows = await db.fetch(
-        """SELECT * FROM allocation_rounds WHERE ($2::text IS NULL OR status = $2)
-           ORDER BY decided_at DESC LIMIT $1""",
-        limit,
-        status,
-    )
+    """Newest first (ties in time by round id); ``before``: after that round in this order."""
+    if before is None:
+        rows = await db.fetch(
+            """SELECT * FROM allocation_rounds WHERE ($2::text IS NULL OR status = $2)
+               ORDER BY decided_at DESC, round_id DESC LIMIT $1""",
+            limit,
+            status,
+        )
+    else:
+        last = await db.fetchrow(
+            "SELECT decided_at, round_id FROM allocation_rounds WHERE round_id = $1", before
+        )
+        if last is None:
+            raise InvalidInput(f"no round {before}", field="before", code="round-not-found")
+        rows = await db.fetch(
+            """SELECT * FROM allocation_rounds WHERE ($2::text IS NULL OR status = $2)
+                 AND (decided_at, round_id) < ($3, $4)
+               ORDER BY decided_at DESC, round_id DESC LIMIT $1""",
+            limit,
+            status,
+            last["decided_at"],
+            last["round_id"],
+        )
     return [_round(row) for row in rows]
 
 

@@ -131,11 +131,19 @@ async def list_rounds(
     runtime: RuntimeDep,
     user: CurrentUser,
     status: RoundStatus | None = None,
+    before: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            pattern="^[A-Za-z0-9-]+$",
+            description="the last round id of the previous page: the rounds decided before it",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[RoundView]:
-    """The newest rounds, drafted or approved."""
+    """The newest rounds, drafted or approved; older ones page by page with ``before``."""
     _readers(user)
-    return await queries.latest_rounds(runtime.pool, limit, status)
+    return await queries.latest_rounds(runtime.pool, limit, status, before)
 
 
 @router.get("/rounds/{round_id}", response_model=RoundView)

@@ -205,6 +205,7 @@ async def _fill(service: str) -> None:
 
 def _reads(shipment_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
     """(user, path, query parameters) of every read endpoint, with each filter it takes."""
+    round_id = f"R-{uuid.UUID(shipment_id).hex.upper()}"
     return {
         "intake": [
             ("intake.han", "/api/v1/shipments", {}),
@@ -241,14 +242,16 @@ def _reads(shipment_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]
             ("allocation.moh", "/api/v1/rounds", {}),
             ("allocation.moh", f"/api/v1/rounds/{shipment_id}", {}),
             ("allocation.moh", "/api/v1/rounds", {"status": "drafted"}),
-            ("approver.moh", f"/api/v1/rounds/R-{uuid.UUID(shipment_id).hex.upper()}", {}),
+            ("allocation.moh", "/api/v1/rounds", {"before": round_id}),
+            ("allocation.moh", "/api/v1/rounds", {"status": "approved", "before": round_id}),
+            ("approver.moh", f"/api/v1/rounds/{round_id}", {}),
             ("approver.moh", f"/api/v1/reserve/{shipment_id}", {}),
             ("allocation.moh", "/api/v1/policies", {}),
             ("allocation.moh", "/api/v1/policies/population-share", {}),
             ("allocation.moh", "/api/v1/recipients", {}),
             ("allocation.moh", "/", {"status": "drafted"}),
-            ("approver.moh", f"/rounds/R-{uuid.UUID(shipment_id).hex.upper()}", {}),
-            ("approver.moh", f"/rounds/R-{uuid.UUID(shipment_id).hex.upper()}/annex", {}),
+            ("approver.moh", f"/rounds/{round_id}", {}),
+            ("approver.moh", f"/rounds/{round_id}/annex", {}),
             ("allocation.moh", "/policies", {}),
             ("allocation.moh", "/", {}),
             ("province-01", "/recipients/01", {}),
