@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from services.reporting.projections import STANDING_TABLES
+from services.reporting.standing_rows import TABLES
 from shared.contracts import allocation as a
 from shared.contracts import customs as c
 from shared.contracts import intake as i
@@ -322,7 +322,7 @@ def _split(total: int, parts: int) -> list[int]:
 
 async def stored(db: asyncpg.Connection | asyncpg.Pool) -> dict[str, list[dict[str, object]]]:
     """Everything reporting's projection stored: the facts and every standing table."""
-    tables = ["report_consignments", *STANDING_TABLES]
+    tables = ["report_consignments", *TABLES]
     return {
         t: [dict(r) for r in await db.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables
     }

@@ -1,6 +1,8 @@
 """Reporting's use cases: each question (dashboard, donors, province, recipient, timeline) answered
-live from the stored standings, or ``as_of`` a moment by replaying the kept events. There
-are no commands: reporting only reads."""
+live from the stored standings, or ``as_of`` a moment: the stored standings of the
+consignments that had stopped changing by then, with the others replayed from their kept
+events (a donor report replays the kept events up to then). There are no commands:
+reporting only reads."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from uuid import UUID
 
 from services.reporting import queries
 from services.reporting.domain import picture, reports
-from services.reporting.domain.facts import Consignment
 from services.reporting.domain.picture import Dashboard, Population, Tally, TotalRow
 from services.reporting.domain.replay import parse_as_of
 from services.reporting.domain.reports import (
@@ -53,14 +54,11 @@ class Reporting:
         now = datetime.now(UTC)
         return Moment(now, False) if as_of is None else Moment(parse_as_of(as_of, now), True)
 
-    async def replayed(self, moment: Moment) -> list[Consignment]:
-        return await queries.consignments_as_of(self.db, moment.at, self.max_replay)
-
     async def tally(self, moment: Moment) -> Tally:
-        """The picture added up: live in SQL, or here from the consignments as they were."""
+        """The picture added up in SQL: live, or as it stood at the moment."""
         if not moment.replayed:
             return await queries.live_tally(self.db, moment.at)
-        return picture.tally(picture.standings(await self.replayed(moment)), moment.at)
+        return await queries.tally_as_of(self.db, moment.at, self.max_replay)
 
     async def dashboard(self, as_of: str | None) -> Dashboard:
         moment = self.moment(as_of)
@@ -87,7 +85,8 @@ class Reporting:
     ) -> DonorReport:
         moment = self.moment(as_of)
         if moment.replayed:
-            consignments = [c for c in await self.replayed(moment) if c.donor == donor]
+            replayed = await queries.consignments_as_of(self.db, moment.at, self.max_replay)
+            consignments = [c for c in replayed if c.donor == donor]
         else:
             consignments = await queries.donor_consignments(self.db, donor)
         return reports.donor_report(consignments, donor, moment.at, since, until)
@@ -95,7 +94,7 @@ class Reporting:
     async def recipient_part(self, moment: Moment, code: str) -> RecipientPart:
         if not moment.replayed:
             return await queries.live_recipient(self.db, code)
-        return reports.recipient_part(picture.standings(await self.replayed(moment)), code)
+        return await queries.recipient_as_of(self.db, code, moment.at, self.max_replay)
 
     async def province_summary(self, code: str, as_of: str | None) -> ProvinceSummary:
         population = next((p for p in populations() if p.code == code), None)

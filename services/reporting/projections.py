@@ -24,6 +24,7 @@ from services.reporting.domain.facts import Consignment, evolve, new_consignment
 from services.reporting.domain.measures import lead_times
 from services.reporting.domain.replay import Recorded, fold
 from services.reporting.domain.standing import STANDING_VERSION, Standing, standing
+from services.reporting.standing_rows import SUMMARY_COLUMNS, TABLES, rows_of, summaries
 from shared.contracts.base import registry
 from shared.db import Conn, without_statement_timeout
 from shared.envelope import Envelope
@@ -110,96 +111,49 @@ async def _save(conn: Conn, c: Consignment, seq: int) -> None:
 
 
 async def _save_all(conn: Conn, folded: Sequence[tuple[Consignment, int]]) -> None:
+    """The consignments' facts and standings; with the span of their events' times, which
+    tells an ``as_of`` question whether a consignment had stopped changing by then."""
     standings = [standing(c) for c, _ in folded]
-    totals = [s.totals for s in standings]
+    summary_types = ("bool", "bool", "text", "text", *("bigint",) * 5)
+    summary = ", ".join(f"${i}::{t}[]" for i, t in enumerate(summary_types, start=6))
     await conn.execute(
-        """INSERT INTO report_consignments (shipment_id, donor, facts, last_seq,
-               standing_version, counted, in_totals, channel, stage, current_doses,
-               announced_doses, released_doses, allocated_doses, received_doses)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::int[],
-               $6::bool[], $7::bool[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],
-               $12::bigint[], $13::bigint[], $14::bigint[])
+        f"""INSERT INTO report_consignments (shipment_id, donor, facts, last_seq,
+               standing_version, {", ".join(SUMMARY_COLUMNS)}, first_recorded_at,
+               last_recorded_at)
+           SELECT c.*, span.first, span.last
+           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[], $5::int[],
+                       {summary}) AS c(shipment_id)
+           CROSS JOIN LATERAL (
+               SELECT min(recorded_at) AS first, max(recorded_at) AS last FROM report_events
+               WHERE subject = c.shipment_id) AS span
            ON CONFLICT (shipment_id) DO UPDATE
            SET donor = EXCLUDED.donor, facts = EXCLUDED.facts, last_seq = EXCLUDED.last_seq,
-               standing_version = EXCLUDED.standing_version, counted = EXCLUDED.counted,
-               in_totals = EXCLUDED.in_totals, channel = EXCLUDED.channel,
-               stage = EXCLUDED.stage, current_doses = EXCLUDED.current_doses,
-               announced_doses = EXCLUDED.announced_doses,
-               released_doses = EXCLUDED.released_doses,
-               allocated_doses = EXCLUDED.allocated_doses,
-               received_doses = EXCLUDED.received_doses""",
+               standing_version = EXCLUDED.standing_version,
+               {", ".join(f"{c} = EXCLUDED.{c}" for c in SUMMARY_COLUMNS)},
+               first_recorded_at = EXCLUDED.first_recorded_at,
+               last_recorded_at = EXCLUDED.last_recorded_at""",
         [c.shipment_id for c, _ in folded],
         [c.donor for c, _ in folded],
         [c.model_dump(mode="json") for c, _ in folded],
         [seq for _, seq in folded],
         [STANDING_VERSION] * len(folded),
-        [t.counted for t in totals],
-        [t.in_totals for t in totals],
-        [t.channel for t in totals],
-        [t.stage.value for t in totals],
-        [t.current_doses for t in totals],
-        [t.announced_doses for t in totals],
-        [t.released_doses for t in totals],
-        [t.allocated_doses for t in totals],
-        [t.received_doses for t in totals],
+        *zip(*summaries(standings), strict=True),
     )
     await _replace_rows(conn, standings)
-
-
-STANDING_TABLES: dict[str, tuple[str, ...]] = {
-    "report_notices": ("text", "text", "text", "text", "text", "text", "bool", "bigint",
-                       "bigint", "timestamptz", "timestamptz", "timestamptz", "timestamptz"),
-    "report_lines": ("text", "int", "text", "text", "text", "bigint", "bigint", "bigint",
-                     "bigint"),
-    "report_lead_times": ("text", "int", "text", "float8", "bool", "int"),
-    "report_rejections": ("text", "int", "text", "text", "text", "bigint", "text"),
-    "report_deadlines": ("text", "int", "text", "text", "timestamptz", "text", "timestamptz"),
-}  # fmt: skip
-"""Each table of the standings, with its columns' types in order."""
 
 
 async def _replace_rows(conn: Conn, standings: Sequence[Standing]) -> None:
     """The consignments' rows in every standing table: the old deleted, the new inserted."""
     deletes = ", ".join(
-        f"{table} AS (DELETE FROM {table} WHERE shipment_id = ANY($1::text[]))"
-        for table in STANDING_TABLES
+        f"{table} AS (DELETE FROM {table} WHERE shipment_id = ANY($1::text[]))" for table in TABLES
     )
     await conn.execute(f"WITH {deletes} SELECT 1", [s.shipment_id for s in standings])
-    for table, rows in _rows_of(standings).items():
+    for table, rows in rows_of(standings).items():
         if rows:
-            types = STANDING_TABLES[table]
+            types = (t for _, t in TABLES[table])
             arrays = ", ".join(f"${i}::{t}[]" for i, t in enumerate(types, start=1))
             columns = zip(*rows, strict=True)
             await conn.execute(f"INSERT INTO {table} SELECT * FROM unnest({arrays})", *columns)
-
-
-def _rows_of(standings: Sequence[Standing]) -> dict[str, list[tuple[object, ...]]]:
-    rows: dict[str, list[tuple[object, ...]]] = {table: [] for table in STANDING_TABLES}
-    for s in standings:
-        sid = s.shipment_id
-        rows["report_notices"] += [
-            (sid, n.notice_number, n.recipient, n.donor, n.product, n.unit, n.doses, n.quantity,
-             n.accepted, n.allocated_at, n.acknowledged_at, n.dispatched_at, n.received_at)
-            for n in s.notices
-        ]  # fmt: skip
-        rows["report_lines"] += [
-            (sid, k, r.product, r.category, r.unit, r.announced, r.released, r.allocated,
-             r.received)
-            for k, r in enumerate(s.lines)
-        ]  # fmt: skip
-        rows["report_lead_times"] += [
-            (sid, k, lead.step.value, lead.hours, lead.within_target, lead.bucket)
-            for k, lead in enumerate(s.lead_times)
-        ]
-        rows["report_rejections"] += [
-            (sid, k, r.where, r.product, r.reason, r.quantity, r.note)
-            for k, r in enumerate(s.rejections)
-        ]
-        rows["report_deadlines"] += [
-            (sid, k, d.stuck.kind, d.stuck.reference, d.stuck.since, d.stuck.detail, d.stuck_from)
-            for k, d in enumerate(s.deadlines)
-        ]
-    return rows
 
 
 async def derive_missing_standings(runtime: Runtime, page: int = REFRESH_PAGE) -> None:
@@ -248,7 +202,7 @@ async def rebuild(pool: asyncpg.Pool, page: int = REBUILD_PAGE) -> int:
         await without_statement_timeout(conn)
         await conn.execute("LOCK TABLE report_consignments IN SHARE ROW EXCLUSIVE MODE")
         await conn.execute("DELETE FROM report_consignments")
-        for table in STANDING_TABLES:
+        for table in TABLES:
             await conn.execute(f"DELETE FROM {table}")
         replayed = 0
         after = ("", 0)

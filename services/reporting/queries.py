@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,7 +28,8 @@ from services.reporting.domain.picture import (
 )
 from services.reporting.domain.replay import Recorded, fold
 from services.reporting.domain.reports import RecipientPart
-from services.reporting.domain.standing import NoticeRow, RejectionRow
+from services.reporting.domain.standing import NoticeRow, RejectionRow, standing
+from services.reporting.standing_rows import as_records
 from shared.contracts.base import registry
 from shared.db import Conn
 from shared.decider import InvalidInput, NotFound
@@ -47,34 +49,116 @@ async def _snapshot(db: Db) -> AsyncIterator[Conn]:
 async def live_tally(db: Db, now: datetime) -> Tally:
     """The national picture at ``now``, added up in SQL from the stored standings."""
     async with _snapshot(db) as conn:
-        return Tally(
-            stages=await _stages(conn),
-            steps=await _steps(conn),
-            recipients=await _recipients(conn),
-            totals=await _totals(conn),
-            products=await _products(conn),
-            stuck=await _stuck(conn, now),
-        )
+        return await _tally(conn, now, None)
 
 
-async def _stages(conn: Conn) -> dict[m.Stage, tuple[int, int]]:
+async def tally_as_of(db: Db, cutoff: datetime, cap: int) -> Tally:
+    """The national picture as it stood at ``cutoff`` (see ``Replayed``)."""
+    async with _snapshot(db) as conn:
+        return await _tally(conn, cutoff, await _replayed(conn, cutoff, cap))
+
+
+async def live_recipient(db: Db, code: str) -> RecipientPart:
+    """What one province or national recipient got, from the stored standings."""
+    async with _snapshot(db) as conn:
+        return await _recipient_part(conn, code, None)
+
+
+async def recipient_as_of(db: Db, code: str, cutoff: datetime, cap: int) -> RecipientPart:
+    async with _snapshot(db) as conn:
+        return await _recipient_part(conn, code, await _replayed(conn, cutoff, cap))
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """The consignments as they stood at ``cutoff``: the stored standings of those whose
+    events had all been recorded by then (a consignment's facts fold to the same whatever
+    the order of its events), and ``records`` of each table for those still changing then,
+    derived from their events up to ``cutoff``. Later consignments are left out."""
+
+    cutoff: datetime
+    records: dict[str, list[dict[str, Any]]]
+
+
+async def _replayed(conn: Conn, cutoff: datetime, cap: int) -> Replayed:
+    """Replays the consignments still changing at ``cutoff``; refuses more than ``cap``
+    events (the question is then too heavy to answer at once)."""
     rows = await conn.fetch(
-        "SELECT stage, count(*) AS n, sum(current_doses)::bigint AS doses FROM report_consignments"
-        " WHERE counted GROUP BY stage"
+        """SELECT subject, event_type, data, recorded_at FROM report_events
+           WHERE subject IN (SELECT shipment_id FROM report_consignments
+                             WHERE first_recorded_at <= $1 AND last_recorded_at > $1)
+             AND recorded_at <= $1
+           ORDER BY recorded_at, seq LIMIT $2""",
+        cutoff,
+        cap + 1,
+    )
+    if len(rows) > cap:
+        raise InvalidInput(
+            f"as_of {cutoff.isoformat()} would replay more than {cap} events of the"
+            " consignments still changing then; ask for another moment, or leave as_of out"
+            " for the live picture",
+            field="as_of",
+            code="as-of-too-many-events",
+        )
+    recorded = (
+        Recorded(r["subject"], r["recorded_at"], registry.decode(r["event_type"], r["data"]))
+        for r in rows
+    )
+    standings = [standing(c) for c in fold(recorded).values()]
+    return Replayed(cutoff, as_records(standings))
+
+
+def _rows(table: str, replayed: Replayed | None, args: list[Any]) -> str:
+    """What a query reads as ``table``: the table (live), or its rows at the replayed moment.
+    The parameters that needs are appended to ``args``."""
+    if replayed is None:
+        return table
+    args += [replayed.cutoff, replayed.records[table]]
+    cutoff, records = f"${len(args) - 1}", f"${len(args)}"
+    settled = f"last_recorded_at <= {cutoff}"
+    if table != "report_consignments":
+        settled = f"shipment_id IN (SELECT shipment_id FROM report_consignments WHERE {settled})"
+    return f"""(SELECT * FROM {table} WHERE {settled}
+                UNION ALL SELECT * FROM jsonb_populate_recordset(NULL::{table}, {records}::jsonb)
+               ) AS {table}"""
+
+
+async def _tally(conn: Conn, now: datetime, replayed: Replayed | None) -> Tally:
+    return Tally(
+        stages=await _stages(conn, replayed),
+        steps=await _steps(conn, replayed),
+        recipients=await _recipients(conn, None, replayed),
+        totals=await _totals(conn, replayed),
+        products=await _products(conn, replayed),
+        stuck=await _stuck(conn, now, replayed),
+    )
+
+
+async def _stages(conn: Conn, replayed: Replayed | None) -> dict[m.Stage, tuple[int, int]]:
+    args: list[Any] = []
+    rows = await conn.fetch(
+        "SELECT stage, count(*) AS n, sum(current_doses)::bigint AS doses"
+        f" FROM {_rows('report_consignments', replayed, args)} WHERE counted GROUP BY stage",
+        *args,
     )
     return {m.Stage(r["stage"]): (r["n"], r["doses"]) for r in rows}
 
 
-async def _steps(conn: Conn) -> dict[m.Step, StepTally]:
+async def _steps(conn: Conn, replayed: Replayed | None) -> dict[m.Step, StepTally]:
+    args: list[Any] = []
     rows = await conn.fetch(
-        """SELECT step, count(*) AS n, count(*) FILTER (WHERE within_target) AS within,
+        f"""SELECT step, count(*) AS n, count(*) FILTER (WHERE within_target) AS within,
                   percentile_disc(0.5) WITHIN GROUP (ORDER BY hours) AS p50,
                   percentile_disc(0.9) WITHIN GROUP (ORDER BY hours) AS p90
-           FROM report_lead_times GROUP BY step"""
+           FROM {_rows("report_lead_times", replayed, args)} GROUP BY step""",
+        *args,
     )
+    args = []
     bars: dict[str, dict[int, int]] = {}
     for r in await conn.fetch(
-        "SELECT step, bucket, count(*) AS n FROM report_lead_times GROUP BY step, bucket"
+        "SELECT step, bucket, count(*) AS n"
+        f" FROM {_rows('report_lead_times', replayed, args)} GROUP BY step, bucket",
+        *args,
     ):
         bars.setdefault(r["step"], {})[r["bucket"]] = r["n"]
     return {
@@ -83,16 +167,20 @@ async def _steps(conn: Conn) -> dict[m.Step, StepTally]:
     }
 
 
-async def _recipients(conn: Conn, code: str | None = None) -> dict[str, RecipientTally]:
+async def _recipients(
+    conn: Conn, code: str | None, replayed: Replayed | None
+) -> dict[str, RecipientTally]:
+    args: list[Any] = [code]
     rows = await conn.fetch(
-        """SELECT recipient, sum(quantity)::bigint AS allocated,
+        f"""SELECT recipient, sum(quantity)::bigint AS allocated,
                   sum(coalesce(accepted, 0))::bigint AS accepted,
                   coalesce(sum(accepted) FILTER (WHERE received_at IS NOT NULL), 0)::bigint
                       AS received,
                   bool_or(received_at IS NOT NULL) AS any_receipt
-           FROM report_notices WHERE doses AND ($1::text IS NULL OR recipient = $1)
+           FROM {_rows("report_notices", replayed, args)}
+           WHERE doses AND ($1::text IS NULL OR recipient = $1)
            GROUP BY recipient""",
-        code,
+        *args,
     )
     return {
         r["recipient"]: RecipientTally(
@@ -102,13 +190,16 @@ async def _recipients(conn: Conn, code: str | None = None) -> dict[str, Recipien
     }
 
 
-async def _totals(conn: Conn) -> list[tuple[str, str, TotalRow]]:
+async def _totals(conn: Conn, replayed: Replayed | None) -> list[tuple[str, str, TotalRow]]:
+    args: list[Any] = []
     rows = await conn.fetch(
-        """SELECT donor, channel, count(*) AS n, sum(announced_doses)::bigint AS announced,
+        f"""SELECT donor, channel, count(*) AS n, sum(announced_doses)::bigint AS announced,
                   sum(released_doses)::bigint AS released,
                   sum(allocated_doses)::bigint AS allocated,
                   sum(received_doses)::bigint AS received
-           FROM report_consignments WHERE in_totals GROUP BY donor, channel"""
+           FROM {_rows("report_consignments", replayed, args)}
+           WHERE in_totals GROUP BY donor, channel""",
+        *args,
     )
     return [
         (
@@ -127,21 +218,24 @@ async def _totals(conn: Conn) -> list[tuple[str, str, TotalRow]]:
     ]
 
 
-async def _products(conn: Conn) -> list[ProductRow]:
+async def _products(conn: Conn, replayed: Replayed | None) -> list[ProductRow]:
+    args: list[Any] = []
     rows = await conn.fetch(
-        """SELECT product, category, unit, sum(announced)::bigint AS announced,
+        f"""SELECT product, category, unit, sum(announced)::bigint AS announced,
                   sum(released)::bigint AS released, sum(allocated)::bigint AS allocated,
                   sum(received)::bigint AS received
-           FROM report_lines GROUP BY product, category, unit"""
+           FROM {_rows("report_lines", replayed, args)} GROUP BY product, category, unit""",
+        *args,
     )
     return products_in_order(ProductRow(**dict(r)) for r in rows)
 
 
-async def _stuck(conn: Conn, now: datetime) -> list[StuckRow]:
+async def _stuck(conn: Conn, now: datetime, replayed: Replayed | None) -> list[StuckRow]:
+    args: list[Any] = [now]
     rows = await conn.fetch(
-        "SELECT shipment_id, n, kind, reference, since, detail FROM report_deadlines"
-        " WHERE stuck_from <= $1",
-        now,
+        "SELECT shipment_id, n, kind, reference, since, detail"
+        f" FROM {_rows('report_deadlines', replayed, args)} WHERE stuck_from <= $1",
+        *args,
     )
     return stuck_in_order(
         (
@@ -153,21 +247,21 @@ async def _stuck(conn: Conn, now: datetime) -> list[StuckRow]:
     )
 
 
-async def live_recipient(db: Db, code: str) -> RecipientPart:
-    """What one province or national recipient got, from the stored standings."""
-    async with _snapshot(db) as conn:
-        tally = (await _recipients(conn, code)).get(code, RecipientTally())
-        notices = await conn.fetch(
-            "SELECT shipment_id, notice_number, recipient, donor, product, unit, doses,"
-            " quantity, accepted, allocated_at, acknowledged_at, dispatched_at, received_at"
-            " FROM report_notices WHERE recipient = $1",
-            code,
-        )
-        rejections = await conn.fetch(
-            "SELECT shipment_id, n, at, product, reason, quantity, note"
-            " FROM report_rejections WHERE at = $1",
-            code,
-        )
+async def _recipient_part(conn: Conn, code: str, replayed: Replayed | None) -> RecipientPart:
+    tally = (await _recipients(conn, code, replayed)).get(code, RecipientTally())
+    args: list[Any] = [code]
+    notices = await conn.fetch(
+        "SELECT shipment_id, notice_number, recipient, donor, product, unit, doses,"
+        " quantity, accepted, allocated_at, acknowledged_at, dispatched_at, received_at"
+        f" FROM {_rows('report_notices', replayed, args)} WHERE recipient = $1",
+        *args,
+    )
+    args = [code]
+    rejections = await conn.fetch(
+        "SELECT shipment_id, n, at, product, reason, quantity, note"
+        f" FROM {_rows('report_rejections', replayed, args)} WHERE at = $1",
+        *args,
+    )
     in_order = sorted(rejections, key=lambda r: (r["shipment_id"], r["n"]))
     return RecipientPart(
         tally=tally,

@@ -4,7 +4,9 @@ standings equals the one added up in Python from the folded facts."""
 
 from __future__ import annotations
 
+import random
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,7 +18,10 @@ from services.reporting import projections, queries
 from services.reporting.domain import picture, reports
 from services.reporting.domain.facts import Consignment
 from services.reporting.domain.picture import Population
+from services.reporting.domain.reports import RecipientPart
 from services.reporting.domain.standing import STANDING_VERSION
+from services.reporting.standing_rows import TABLES
+from shared.decider import InvalidInput
 from shared.migrations import migrate
 from tests.reporting_events import T0, envelopes, flow, many_flows, stored
 
@@ -76,6 +81,72 @@ async def test_the_live_picture_added_up_in_sql_equals_the_one_added_up_in_pytho
         assert await queries.live_recipient(pool, code) == reports.recipient_part(known, code)
 
 
+async def test_as_of_adds_up_the_settled_standings_and_replays_only_what_was_changing(
+    pool: asyncpg.Pool,
+) -> None:
+    """The picture at a past moment equals the one folded from every event kept up to then,
+    though only the consignments still changing then are replayed."""
+    events = envelopes(many_flows(seed=9, count=60))
+    async with pool.acquire() as conn:
+        await migrate(conn, MIGRATIONS)
+        for start in range(0, len(events), 50):  # consumed out of time order
+            async with conn.transaction():
+                await projections.record_batch(conn, events[start : start + 50])
+    times = sorted({e.time for e in events})
+    rng = random.Random(9)
+    moments = [times[0] - timedelta(hours=1), times[-1], times[-1] + timedelta(days=30)]
+    for at in rng.sample(times, 12):
+        moments += [at, at - timedelta(microseconds=1)]
+    everything = len(events)
+    changing_somewhere = 0
+    for at in moments:
+        replayed = await queries.consignments_as_of(pool, at, everything)
+        tally = await queries.tally_as_of(pool, at, everything)
+        assert picture.dashboard_from(tally, POPULATIONS, at, True) == picture.dashboard(
+            replayed, POPULATIONS, at, True
+        ), at
+        known = picture.standings(replayed)
+        for code in ("01", "79", "MOD"):
+            part = await queries.recipient_as_of(pool, code, at, everything)
+            assert _ordered(part) == _ordered(reports.recipient_part(known, code)), (at, code)
+        changing = await pool.fetchval(
+            "SELECT count(*) FROM report_consignments"
+            " WHERE first_recorded_at <= $1 AND last_recorded_at > $1",
+            at,
+        )
+        changing_somewhere += changing > 0
+        if changing == 0:  # nothing to replay: any cap will do
+            assert await queries.tally_as_of(pool, at, 0) == tally
+        else:
+            with pytest.raises(InvalidInput, match="still changing"):
+                await queries.tally_as_of(pool, at, 0)
+    assert changing_somewhere >= 10  # most moments fell while consignments were moving
+
+
+async def test_the_migration_finds_when_stored_consignments_were_recorded(
+    pool: asyncpg.Pool,
+) -> None:
+    events = envelopes(many_flows(seed=10, count=12))
+    async with pool.acquire() as conn:
+        await migrate(conn, MIGRATIONS)
+        async with conn.transaction():
+            await projections.record_batch(conn, events)
+        before = await stored(conn)
+        await conn.execute(
+            "UPDATE report_consignments SET first_recorded_at = NULL, last_recorded_at = NULL"
+        )
+        await conn.execute("DELETE FROM schema_migrations WHERE name LIKE '%0004_recorded_span%'")
+        assert await migrate(conn, MIGRATIONS) == ["reporting/0004_recorded_span.sql"]
+        assert await stored(conn) == before
+    spans = [(r["first_recorded_at"], r["last_recorded_at"]) for r in before["report_consignments"]]
+    assert all(first and last and first < last for first, last in spans)
+
+
+def _ordered(part: RecipientPart) -> RecipientPart:
+    """The part with its notices in one order (the summaries sort them by time anyway)."""
+    return replace(part, notices=sorted(part.notices, key=lambda n: n.notice_number))
+
+
 async def test_standings_saved_by_older_code_are_derived_again_at_start(
     pool: asyncpg.Pool,
 ) -> None:
@@ -86,7 +157,7 @@ async def test_standings_saved_by_older_code_are_derived_again_at_start(
             await projections.record_batch(conn, events)
         before = await stored(conn)
         await conn.execute("UPDATE report_consignments SET standing_version = 0, stage = 'x'")
-        for table in projections.STANDING_TABLES:
+        for table in TABLES:
             await conn.execute(f"DELETE FROM {table}")
     runtime = SimpleNamespace(pool=pool)
     await projections.derive_missing_standings(runtime, page=5)  # type: ignore[arg-type]
