@@ -39,7 +39,7 @@ from shared.db import create_pool
 from shared.infra.postgres import EmbeddedPostgres
 from shared.migrations import migrate
 from shared.reference_data import national_recipients, province_codes
-from tests.reporting_events import T0, envelopes, many_flows  # the tests' whole consignments
+from tests.reporting_events import T0, envelopes, folded_as_of, many_flows  # the tests' own
 
 RESULTS = Path(__file__).parent / "results" / "reporting_reads.json"
 NOW = T0 + timedelta(days=40)  # late enough for every kind of stuck item
@@ -107,7 +107,7 @@ async def measure(url: str, consignments: int) -> dict[str, Any]:
         return picture.dashboard_from(tally, populations(), AS_OF, True, national_recipients())
 
     async def replayed_dashboard() -> picture.Dashboard:
-        replayed = await queries.consignments_as_of(pool, AS_OF, events)
+        replayed = await folded_as_of(pool, AS_OF)
         return picture.dashboard(replayed, populations(), AS_OF, True, national_recipients())
 
     assert await live_dashboard() == await folded_dashboard()

@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from services.reporting.domain.facts import Consignment
+from services.reporting.domain.replay import Recorded, fold
 from services.reporting.standing_rows import TABLES
 from shared.contracts import allocation as a
 from shared.contracts import customs as c
@@ -326,3 +328,20 @@ async def stored(db: asyncpg.Connection | asyncpg.Pool) -> dict[str, list[dict[s
     return {
         t: [dict(r) for r in await db.fetch(f"SELECT * FROM {t} ORDER BY 1, 2")] for t in tables
     }
+
+
+async def folded_as_of(
+    db: asyncpg.Connection | asyncpg.Pool, cutoff: datetime
+) -> list[Consignment]:
+    """Every consignment as reporting knew it at ``cutoff``, folded from every event kept up to
+    then: what an ``as_of`` answer must equal, computed the slow and obvious way."""
+    rows = await db.fetch(
+        "SELECT subject, event_type, data, recorded_at FROM report_events"
+        " WHERE recorded_at <= $1 ORDER BY recorded_at, seq",
+        cutoff,
+    )
+    recorded = (
+        Recorded(r["subject"], r["recorded_at"], registry.decode(r["event_type"], r["data"]))
+        for r in rows
+    )
+    return sorted(fold(recorded).values(), key=lambda folded: folded.shipment_id)

@@ -1,8 +1,7 @@
 """Reporting's use cases: each question (dashboard, donors, province, recipient, timeline) answered
 live from the stored standings, or ``as_of`` a moment: the stored standings of the
 consignments that had stopped changing by then, with the others replayed from their kept
-events (a donor report replays the kept events up to then). There are no commands:
-reporting only reads."""
+events. There are no commands: reporting only reads."""
 
 from __future__ import annotations
 
@@ -85,8 +84,9 @@ class Reporting:
     ) -> DonorReport:
         moment = self.moment(as_of)
         if moment.replayed:
-            replayed = await queries.consignments_as_of(self.db, moment.at, self.max_replay)
-            consignments = [c for c in replayed if c.donor == donor]
+            consignments = await queries.donor_consignments_as_of(
+                self.db, donor, moment.at, self.max_replay
+            )
         else:
             consignments = await queries.donor_consignments(self.db, donor)
         return reports.donor_report(consignments, donor, moment.at, since, until)

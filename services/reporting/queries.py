@@ -81,8 +81,13 @@ class Replayed:
 
 
 async def _replayed(conn: Conn, cutoff: datetime, cap: int) -> Replayed:
-    """Replays the consignments still changing at ``cutoff``; refuses more than ``cap``
-    events (the question is then too heavy to answer at once)."""
+    standings = [standing(c) for c in await _changing(conn, cutoff, cap)]
+    return Replayed(cutoff, as_records(standings))
+
+
+async def _changing(conn: Conn, cutoff: datetime, cap: int) -> list[Consignment]:
+    """The consignments still changing at ``cutoff``, folded from their events up to then;
+    refuses to replay more than ``cap`` events (the question is too heavy to answer)."""
     rows = await conn.fetch(
         """SELECT subject, event_type, data, recorded_at FROM report_events
            WHERE subject IN (SELECT shipment_id FROM report_consignments
@@ -104,8 +109,7 @@ async def _replayed(conn: Conn, cutoff: datetime, cap: int) -> Replayed:
         Recorded(r["subject"], r["recorded_at"], registry.decode(r["event_type"], r["data"]))
         for r in rows
     )
-    standings = [standing(c) for c in fold(recorded).values()]
-    return Replayed(cutoff, as_records(standings))
+    return list(fold(recorded).values())
 
 
 def _rows(table: str, replayed: Replayed | None, args: list[Any]) -> str:
@@ -281,27 +285,20 @@ async def donor_consignments(db: Db, donor: str) -> list[Consignment]:
     return [Consignment.model_validate(r["facts"]) for r in rows]
 
 
-async def consignments_as_of(db: Db, cutoff: datetime, cap: int) -> list[Consignment]:
-    """The consignments as reporting knew them at ``cutoff``: its kept events recorded up
-    to then, folded again. Refuses to replay more than ``cap`` events."""
-    rows = await db.fetch(
-        "SELECT subject, event_type, data, recorded_at FROM report_events"
-        " WHERE recorded_at <= $1 ORDER BY recorded_at, seq LIMIT $2",
-        cutoff,
-        cap + 1,
-    )
-    if len(rows) > cap:
-        raise InvalidInput(
-            f"as_of {cutoff.isoformat()} would replay more than {cap} events;"
-            " ask for an earlier date, or leave as_of out for the live picture",
-            field="as_of",
-            code="as-of-too-many-events",
+async def donor_consignments_as_of(
+    db: Db, donor: str, cutoff: datetime, cap: int
+) -> list[Consignment]:
+    """The donor's consignments as they stood at ``cutoff`` (see ``Replayed``): the donor
+    of one still changing then is the donor it had then."""
+    async with _snapshot(db) as conn:
+        rows = await conn.fetch(
+            "SELECT facts FROM report_consignments WHERE donor = $1 AND last_recorded_at <= $2",
+            donor,
+            cutoff,
         )
-    recorded = (
-        Recorded(r["subject"], r["recorded_at"], registry.decode(r["event_type"], r["data"]))
-        for r in rows
-    )
-    return sorted(fold(recorded).values(), key=lambda c: c.shipment_id)
+        settled = [Consignment.model_validate(r["facts"]) for r in rows]
+        changing = [c for c in await _changing(conn, cutoff, cap) if c.donor == donor]
+    return sorted([*settled, *changing], key=lambda c: c.shipment_id)
 
 
 async def one_consignment(db: Db, shipment_id: UUID, cutoff: datetime | None) -> Consignment:

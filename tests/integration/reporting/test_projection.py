@@ -23,7 +23,7 @@ from services.reporting.domain.standing import STANDING_VERSION
 from services.reporting.standing_rows import TABLES
 from shared.decider import InvalidInput
 from shared.migrations import migrate
-from tests.reporting_events import T0, envelopes, flow, many_flows, stored
+from tests.reporting_events import T0, envelopes, flow, folded_as_of, many_flows, stored
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(projections.__file__).parent / "migrations"
@@ -100,11 +100,14 @@ async def test_as_of_adds_up_the_settled_standings_and_replays_only_what_was_cha
     everything = len(events)
     changing_somewhere = 0
     for at in moments:
-        replayed = await queries.consignments_as_of(pool, at, everything)
+        replayed = await folded_as_of(pool, at)
         tally = await queries.tally_as_of(pool, at, everything)
         assert picture.dashboard_from(tally, POPULATIONS, at, True) == picture.dashboard(
             replayed, POPULATIONS, at, True
         ), at
+        for donor in {c.donor for c in replayed}:
+            by_donor = await queries.donor_consignments_as_of(pool, donor, at, everything)
+            assert by_donor == [c for c in replayed if c.donor == donor], (at, donor)
         known = picture.standings(replayed)
         for code in ("01", "79", "MOD"):
             part = await queries.recipient_as_of(pool, code, at, everything)
