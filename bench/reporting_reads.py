@@ -12,6 +12,8 @@ its own PostgreSQL in a temporary folder, prints figures and writes
 - the dashboard ``as_of`` a moment halfway through: the stored standings of the consignments
   settled by then with the others replayed (``queries.tally_as_of``), against replaying
   every event kept up to then (the ``as_of`` path before);
+- ten live dashboards asked at once (as ten open pages refresh on the same change): through
+  ``Reporting``, which adds the picture up once for all of them, against ten tallies;
 - rebuild: ``projections.rebuild`` over everything recorded.
 """
 
@@ -32,7 +34,7 @@ from typing import Any
 import asyncpg
 
 from services.reporting import projections, queries
-from services.reporting.application import populations
+from services.reporting.application import Reporting, populations
 from services.reporting.domain import picture, reports
 from services.reporting.domain.facts import Consignment
 from shared.db import create_pool
@@ -139,6 +141,17 @@ async def measure(url: str, consignments: int) -> dict[str, Any]:
     ):
         ms, mb = await timed(question)
         figures[name] = {"median_ms": round(ms, 1), "peak_traced_mb": round(mb, 1)}
+    reporting = Reporting(pool, "bench", events)
+
+    async def shared() -> list[picture.Dashboard]:
+        return await asyncio.gather(*(reporting.dashboard(None) for _ in range(10)))
+
+    async def each_alone() -> list[picture.Dashboard]:
+        return await asyncio.gather(*(live_dashboard() for _ in range(10)))
+
+    for name, ten in (("ten_dashboards_shared", shared), ("ten_dashboards_each", each_alone)):
+        ms, mb = await timed(ten)
+        figures[name] = {"median_ms": round(ms, 1), "peak_traced_mb": round(mb, 1)}
     started = time.perf_counter()
     replayed = await projections.rebuild(pool)
     figures["rebuild_events_per_s"] = round(replayed / (time.perf_counter() - started))
@@ -153,6 +166,8 @@ QUESTIONS = (
     "province_folded",
     "dashboard_as_of",
     "dashboard_as_of_replayed",
+    "ten_dashboards_shared",
+    "ten_dashboards_each",
 )
 
 

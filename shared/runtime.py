@@ -92,6 +92,8 @@ class Runtime:
     consumer_supervisor: Supervisor | None = None
     relay: Relay | None = None
     kafka: AIOKafkaClient | None = None
+    shared: dict[str, Any] = field(default_factory=dict)
+    """What a service's requests share for the replica's lifetime (a computation in flight)."""
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     async def start(self) -> None:

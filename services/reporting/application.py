@@ -5,7 +5,7 @@ events. There are no commands: reporting only reads."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from services.reporting.domain.reports import (
 from shared.decider import NotFound
 from shared.reference_data import national_recipients, provinces
 from shared.runtime import Runtime
+from shared.single_flight import SingleFlight
 from shared.views import Db
 
 
@@ -43,37 +44,44 @@ class Reporting:
     db: Db
     consumer_group: str
     max_replay: int
+    live: SingleFlight[tuple[Tally, datetime]] = field(default_factory=SingleFlight)
+    """The live tally being added up: the replica's requests share it."""
 
     @classmethod
     def of(cls, runtime: Runtime) -> Reporting:
         settings = runtime.settings
-        return cls(runtime.pool, settings.consumer_group, settings.reporting_max_replay)
+        live = runtime.shared.setdefault("reporting live tally", SingleFlight())
+        return cls(runtime.pool, settings.consumer_group, settings.reporting_max_replay, live)
 
     def moment(self, as_of: str | None) -> Moment:
         now = datetime.now(UTC)
         return Moment(now, False) if as_of is None else Moment(parse_as_of(as_of, now), True)
 
-    async def tally(self, moment: Moment) -> Tally:
-        """The picture added up in SQL: live, or as it stood at the moment."""
-        if not moment.replayed:
-            return await queries.live_tally(self.db, moment.at)
-        return await queries.tally_as_of(self.db, moment.at, self.max_replay)
+    async def tally(self, moment: Moment) -> tuple[Tally, datetime]:
+        """The picture added up in SQL, and the moment it shows: as it stood then, or live.
+        Live, requests that come while it is being added up share it: every open dashboard
+        refreshes on the same change, and each would otherwise add it all up again."""
+        if moment.replayed:
+            return await queries.tally_as_of(self.db, moment.at, self.max_replay), moment.at
+        return await self.live.run(self._live_tally)
+
+    async def _live_tally(self) -> tuple[Tally, datetime]:
+        now = datetime.now(UTC)
+        return await queries.live_tally(self.db, now), now
 
     async def dashboard(self, as_of: str | None) -> Dashboard:
         moment = self.moment(as_of)
+        tally, at = await self.tally(moment)
         view = picture.dashboard_from(
-            await self.tally(moment),
-            populations(),
-            moment.at,
-            moment.replayed,
-            national_recipients(),
+            tally, populations(), at, moment.replayed, national_recipients()
         )
         if not moment.replayed:  # the consumer's own trouble is a fact of now only
             view.stuck.extend(await queries.pipeline_problems(self.db, self.consumer_group))
         return view
 
     async def donors(self, as_of: str | None) -> list[TotalRow]:
-        return picture.donors(await self.tally(self.moment(as_of)))
+        tally, _ = await self.tally(self.moment(as_of))
+        return picture.donors(tally)
 
     async def donor_report(
         self,

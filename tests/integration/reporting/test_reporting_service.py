@@ -4,6 +4,7 @@ in JSON, CSV and XLSX, to the roles allowed to ask."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -113,6 +114,19 @@ async def test_the_dashboard_shows_every_consignment_once_with_stuck_items(
     assert hanoi["received_doses"] == 494 + 999  # one short in each notice
     clearance = next(d for d in view["lead_times"] if d["step"] == "aircraft_to_release")
     assert clearance["count"] == 2
+
+
+async def test_dashboards_asked_at_once_are_each_whole(reporting: Reporting) -> None:
+    """Requests that come while the live picture is being added up share it: each answer is
+    still whole, with the consumer's own problems listed once."""
+    alone = (await reporting.get("/api/v1/dashboard")).json()
+    answers = await asyncio.gather(*(reporting.get("/api/v1/dashboard") for _ in range(8)))
+    for answer in answers:
+        view = answer.json()
+        assert {k: v for k, v in view.items() if k != "as_of"} == {
+            k: v for k, v in alone.items() if k != "as_of"
+        }
+        assert [s["kind"] for s in view["stuck"]].count("dead_letter") == 1
 
 
 async def test_as_of_replays_the_kept_events_up_to_that_moment(reporting: Reporting) -> None:
