@@ -21,6 +21,7 @@ from services.reporting.domain.picture import Population
 from services.reporting.domain.reports import RecipientPart
 from services.reporting.domain.standing import STANDING_VERSION
 from services.reporting.standing_rows import TABLES
+from shared.db import Conn
 from shared.decider import InvalidInput
 from shared.migrations import migrate
 from tests.reporting_events import T0, envelopes, flow, folded_as_of, many_flows, stored
@@ -129,12 +130,8 @@ async def test_as_of_adds_up_the_settled_standings_and_replays_only_what_was_cha
 async def test_the_migration_finds_when_stored_consignments_were_recorded(
     pool: asyncpg.Pool,
 ) -> None:
-    events = envelopes(many_flows(seed=10, count=12))
     async with pool.acquire() as conn:
-        await migrate(conn, MIGRATIONS)
-        async with conn.transaction():
-            await projections.record_batch(conn, events)
-        before = await stored(conn)
+        before = await _recorded(conn, seed=10)
         await conn.execute(
             "UPDATE report_consignments SET first_recorded_at = NULL, last_recorded_at = NULL"
         )
@@ -145,6 +142,14 @@ async def test_the_migration_finds_when_stored_consignments_were_recorded(
     assert all(first and last and first < last for first, last in spans)
 
 
+async def _recorded(conn: Conn, seed: int) -> dict[str, list[dict[str, object]]]:
+    """A dozen consignments recorded in one batch on fresh tables; what was stored."""
+    await migrate(conn, MIGRATIONS)
+    async with conn.transaction():
+        await projections.record_batch(conn, envelopes(many_flows(seed=seed, count=12)))
+    return await stored(conn)
+
+
 def _ordered(part: RecipientPart) -> RecipientPart:
     """The part with its notices in one order (the summaries sort them by time anyway)."""
     return replace(part, notices=sorted(part.notices, key=lambda n: n.notice_number))
@@ -153,12 +158,8 @@ def _ordered(part: RecipientPart) -> RecipientPart:
 async def test_standings_saved_by_older_code_are_derived_again_at_start(
     pool: asyncpg.Pool,
 ) -> None:
-    events = envelopes(many_flows(seed=8, count=12))
     async with pool.acquire() as conn:
-        await migrate(conn, MIGRATIONS)
-        async with conn.transaction():
-            await projections.record_batch(conn, events)
-        before = await stored(conn)
+        before = await _recorded(conn, seed=8)
         await conn.execute("UPDATE report_consignments SET standing_version = 0, stage = 'x'")
         for table in TABLES:
             await conn.execute(f"DELETE FROM {table}")
