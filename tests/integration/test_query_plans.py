@@ -24,6 +24,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.allocation import queries as allocation_queries
 from shared.infra.kafka_broker import KafkaBroker, create_topics
 from shared.infra.postgres import EmbeddedPostgres
 from shared.settings import SERVICES, all_topics, load_settings
@@ -182,6 +183,7 @@ CLONE_SQL = {
                     'notice_number', n.notice_number || '-' || g,
                     'shipment_id', md5(g::text)::uuid, 'round_id', n.round_id || '-' || g,
                     'status', (ARRAY['issued','acknowledged'])[1 + g % 2],
+                    'product', CASE WHEN g % 20 = 0 THEN n.product ELSE 'product ' || g % 20 END,
                     'position', n.position + 100 * g)) AS clone""",
         """INSERT INTO allocation_rounds SELECT clone.*
            FROM allocation_rounds r, generate_series(1, $1) g,
@@ -363,6 +365,9 @@ async def test_every_read_uses_an_index_on_large_tables(
 
     captured.on = True
     visited = await _drive(apps, shipment_id)
+    # The caps' read model, which round commands and capped releases read (no GET of its own).
+    allocation_pool = apps["allocation"][0].state.runtime.pool
+    assert await allocation_queries.counted_for_shipment(allocation_pool, uuid.UUID(shipment_id))
     await asyncio.sleep(0.2)  # the query loggers are called soon after each query
     captured.on = False
 
