@@ -158,21 +158,26 @@ async def _replace_rows(conn: Conn, standings: Sequence[Standing]) -> None:
 
 async def derive_missing_standings(runtime: Runtime, page: int = REFRESH_PAGE) -> None:
     """Derive the standing of every consignment saved by an older version of this code (or
-    before standings were stored) from its stored facts, a page at a time; once at start."""
-    derived = 0
+    before standings were stored, or without its events' times) from its stored facts, a page
+    at a time; once at start."""
+    derived, after = 0, ""
     while True:
         async with runtime.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT facts, last_seq FROM report_consignments WHERE standing_version <> $1"
+                "SELECT shipment_id, facts, last_seq FROM report_consignments"
+                " WHERE (standing_version <> $1 OR last_recorded_at IS NULL)"
+                " AND shipment_id > $3"  # each once, even one that stays without times
                 " ORDER BY shipment_id LIMIT $2 FOR UPDATE SKIP LOCKED",
                 STANDING_VERSION,
                 page,
+                after,
             )
             if not rows:
                 break
             folded = [(Consignment.model_validate(r["facts"]), r["last_seq"]) for r in rows]
             await _save_all(conn, folded)
             derived += len(rows)
+            after = rows[-1]["shipment_id"]
     if derived:
         log.info(
             "derived the standing of %d consignments saved before version %d",

@@ -86,12 +86,14 @@ async def _replayed(conn: Conn, cutoff: datetime, cap: int) -> Replayed:
 
 
 async def _changing(conn: Conn, cutoff: datetime, cap: int) -> list[Consignment]:
-    """The consignments still changing at ``cutoff``, folded from their events up to then;
-    refuses to replay more than ``cap`` events (the question is too heavy to answer)."""
+    """The consignments still changing at ``cutoff``, folded from their events up to then
+    (with any saved without the times of its events, by a replica of older code); refuses to
+    replay more than ``cap`` events (the question is too heavy to answer)."""
     rows = await conn.fetch(
         """SELECT subject, event_type, data, recorded_at FROM report_events
            WHERE subject IN (SELECT shipment_id FROM report_consignments
-                             WHERE first_recorded_at <= $1 AND last_recorded_at > $1)
+                             WHERE first_recorded_at <= $1 AND last_recorded_at > $1
+                                OR last_recorded_at IS NULL)  -- saved by older code
              AND recorded_at <= $1
            ORDER BY recorded_at, seq LIMIT $2""",
         cutoff,

@@ -150,6 +150,28 @@ async def _recorded(conn: Conn, seed: int) -> dict[str, list[dict[str, object]]]
     return await stored(conn)
 
 
+async def test_consignments_saved_without_their_times_are_replayed_then_given_them(
+    pool: asyncpg.Pool,
+) -> None:
+    """A replica of older code saves consignments without their events' times: as_of replays
+    them (it cannot tell whether they were settled), and the next start fills the times in."""
+    async with pool.acquire() as conn:
+        before = await _recorded(conn, seed=11)
+        await conn.execute(
+            "UPDATE report_consignments SET first_recorded_at = NULL, last_recorded_at = NULL"
+            " WHERE shipment_id IN (SELECT shipment_id FROM report_consignments"
+            " ORDER BY shipment_id LIMIT 6)"
+        )
+        times = sorted({r["recorded_at"] for r in await conn.fetch("SELECT * FROM report_events")})
+    for at in (times[0], times[len(times) // 2], times[-1]):
+        tally = await queries.tally_as_of(pool, at, 10_000)
+        expected = picture.dashboard(await folded_as_of(pool, at), POPULATIONS, at, True)
+        assert picture.dashboard_from(tally, POPULATIONS, at, True) == expected
+    await projections.derive_missing_standings(SimpleNamespace(pool=pool), page=4)  # type: ignore[arg-type]
+    async with pool.acquire() as conn:
+        assert await stored(conn) == before
+
+
 def _ordered(part: RecipientPart) -> RecipientPart:
     """The part with its notices in one order (the summaries sort them by time anyway)."""
     return replace(part, notices=sorted(part.notices, key=lambda n: n.notice_number))
