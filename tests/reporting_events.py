@@ -183,6 +183,7 @@ def flow(
         )  # fmt: skip
     released_at = clock[0]
     round_id = f"R-{sid.hex}"
+    provinces = provinces[:accepted]  # a province gets a dose at least
     shares = _split(accepted, len(provinces))
     if not reached("drafted"):
         return out

@@ -19,6 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from services.reporting import export
 from services.reporting.application import Reporting
+from services.reporting.domain import picture
 from services.reporting.domain.measures import VIET_NAM
 from services.reporting.domain.picture import Dashboard, TotalRow
 from services.reporting.domain.reports import DonorReport, ProvinceSummary, RecipientSummary
@@ -106,9 +107,10 @@ async def dashboard(
     table: TableName = None,
 ) -> Any:
     """The national picture: pipeline, lead times, provinces, donors, channels, products,
-    stuck items."""
+    the oldest stuck items and how many there are (an export lists them all)."""
     require_national(user)
-    view = await Reporting.of(runtime).dashboard(as_of)
+    listed = picture.STUCK_LISTED if format is Format.JSON else None  # an export lists all
+    view = await Reporting.of(runtime).dashboard(as_of, listed)
     return _exported("dashboard", export.dashboard_tables(view), format, table) or view
 
 

@@ -11,7 +11,13 @@ from uuid import UUID
 
 from services.reporting import queries
 from services.reporting.domain import picture, reports
-from services.reporting.domain.picture import Dashboard, Population, Tally, TotalRow
+from services.reporting.domain.picture import (
+    STUCK_LISTED,
+    Dashboard,
+    Population,
+    Tally,
+    TotalRow,
+)
 from services.reporting.domain.replay import parse_as_of
 from services.reporting.domain.reports import (
     DonorReport,
@@ -57,26 +63,36 @@ class Reporting:
         now = datetime.now(UTC)
         return Moment(now, False) if as_of is None else Moment(parse_as_of(as_of, now), True)
 
-    async def tally(self, moment: Moment) -> tuple[Tally, datetime]:
-        """The picture added up in SQL, and the moment it shows: as it stood then, or live.
-        Live, requests that come while it is being added up share it: every open dashboard
+    async def tally(
+        self, moment: Moment, stuck_limit: int | None = STUCK_LISTED
+    ) -> tuple[Tally, datetime]:
+        """The picture added up in SQL, and the moment it shows: as it stood then, or live;
+        with the oldest ``stuck_limit`` stuck items (None: all, for an export). Live, the
+        requests that come while it is being added up share it: every open dashboard
         refreshes on the same change, and each would otherwise add it all up again."""
         if moment.replayed:
-            return await queries.tally_as_of(self.db, moment.at, self.max_replay), moment.at
-        return await self.live.run(self._live_tally)
+            tally = await queries.tally_as_of(self.db, moment.at, self.max_replay, stuck_limit)
+            return tally, moment.at
+        if stuck_limit == STUCK_LISTED:
+            return await self.live.run(self._live_tally)
+        return await self._live_tally(stuck_limit)
 
-    async def _live_tally(self) -> tuple[Tally, datetime]:
+    async def _live_tally(self, stuck_limit: int | None = STUCK_LISTED) -> tuple[Tally, datetime]:
         now = datetime.now(UTC)
-        return await queries.live_tally(self.db, now), now
+        return await queries.live_tally(self.db, now, stuck_limit), now
 
-    async def dashboard(self, as_of: str | None) -> Dashboard:
+    async def dashboard(
+        self, as_of: str | None, stuck_limit: int | None = STUCK_LISTED
+    ) -> Dashboard:
         moment = self.moment(as_of)
-        tally, at = await self.tally(moment)
+        tally, at = await self.tally(moment, stuck_limit)
         view = picture.dashboard_from(
             tally, populations(), at, moment.replayed, national_recipients()
         )
         if not moment.replayed:  # the consumer's own trouble is a fact of now only
-            view.stuck.extend(await queries.pipeline_problems(self.db, self.consumer_group))
+            problems = await queries.pipeline_problems(self.db, self.consumer_group)
+            view.stuck.extend(problems)
+            view.stuck_total += len(problems)
         return view
 
     async def donors(self, as_of: str | None) -> list[TotalRow]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from services.reporting.domain import measures as m
 from services.reporting.domain.facts import Consignment
 from services.reporting.domain.picture import (
+    STUCK_LISTED,
     ProductRow,
     RecipientTally,
     StepTally,
@@ -46,16 +47,19 @@ async def _snapshot(db: Db) -> AsyncIterator[Conn]:
         yield conn
 
 
-async def live_tally(db: Db, now: datetime) -> Tally:
-    """The national picture at ``now``, added up in SQL from the stored standings."""
+async def live_tally(db: Db, now: datetime, stuck_limit: int | None = STUCK_LISTED) -> Tally:
+    """The national picture at ``now``, added up in SQL from the stored standings; of the
+    stuck items, the oldest ``stuck_limit`` (None: all)."""
     async with _snapshot(db) as conn:
-        return await _tally(conn, now, None)
+        return await _tally(conn, now, None, stuck_limit)
 
 
-async def tally_as_of(db: Db, cutoff: datetime, cap: int) -> Tally:
+async def tally_as_of(
+    db: Db, cutoff: datetime, cap: int, stuck_limit: int | None = STUCK_LISTED
+) -> Tally:
     """The national picture as it stood at ``cutoff`` (see ``Replayed``)."""
     async with _snapshot(db) as conn:
-        return await _tally(conn, cutoff, await _replayed(conn, cutoff, cap))
+        return await _tally(conn, cutoff, await _replayed(conn, cutoff, cap), stuck_limit)
 
 
 async def live_recipient(db: Db, code: str) -> RecipientPart:
@@ -129,14 +133,18 @@ def _rows(table: str, replayed: Replayed | None, args: list[Any]) -> str:
                ) AS {table}"""
 
 
-async def _tally(conn: Conn, now: datetime, replayed: Replayed | None) -> Tally:
+async def _tally(
+    conn: Conn, now: datetime, replayed: Replayed | None, stuck_limit: int | None
+) -> Tally:
+    stuck, stuck_total = await _stuck(conn, now, replayed, stuck_limit)
     return Tally(
         stages=await _stages(conn, replayed),
         steps=await _steps(conn, replayed),
         recipients=await _recipients(conn, None, replayed),
         totals=await _totals(conn, replayed),
         products=await _products(conn, replayed),
-        stuck=await _stuck(conn, now, replayed),
+        stuck=stuck,
+        stuck_total=stuck_total,
     )
 
 
@@ -236,14 +244,25 @@ async def _products(conn: Conn, replayed: Replayed | None) -> list[ProductRow]:
     return products_in_order(ProductRow(**dict(r)) for r in rows)
 
 
-async def _stuck(conn: Conn, now: datetime, replayed: Replayed | None) -> list[StuckRow]:
+async def _stuck(
+    conn: Conn, now: datetime, replayed: Replayed | None, limit: int | None
+) -> tuple[list[StuckRow], int]:
+    """The oldest ``limit`` stuck items (None: all) in ``stuck_in_order``'s order (text
+    compared by code point, as Python does), and how many there are."""
     args: list[Any] = [now]
-    rows = await conn.fetch(
-        "SELECT shipment_id, n, kind, reference, since, detail"
-        f" FROM {_rows('report_deadlines', replayed, args)} WHERE stuck_from <= $1",
-        *args,
+    deadlines = _rows("report_deadlines", replayed, args)
+    total: int = await conn.fetchval(
+        f"SELECT count(*) FROM {deadlines} WHERE stuck_from <= $1", *args
     )
-    return stuck_in_order(
+    rows = await conn.fetch(
+        f"""SELECT shipment_id, n, kind, reference, since, detail FROM {deadlines}
+            WHERE stuck_from <= $1
+            ORDER BY since, kind COLLATE "C", reference COLLATE "C", shipment_id COLLATE "C", n
+            LIMIT ${len(args) + 1}""",
+        *args,
+        limit,
+    )
+    listed = stuck_in_order(
         (
             r["shipment_id"],
             r["n"],
@@ -251,6 +270,7 @@ async def _stuck(conn: Conn, now: datetime, replayed: Replayed | None) -> list[S
         )
         for r in rows
     )
+    return listed, total
 
 
 async def _recipient_part(conn: Conn, code: str, replayed: Replayed | None) -> RecipientPart:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.reporting.domain import measures as m
 from services.reporting.domain.facts import Consignment
@@ -101,6 +101,11 @@ class StuckRow(BaseModel):
     detail: str
 
 
+STUCK_LISTED = 1000
+"""The oldest stuck items a dashboard lists (a backlog can hold a hundred thousand of
+them); how many there are is counted, and the CSV and XLSX exports list them all."""
+
+
 class Dashboard(BaseModel):
     as_of: datetime
     replayed: bool
@@ -111,7 +116,8 @@ class Dashboard(BaseModel):
     donors: list[TotalRow]
     channels: list[TotalRow]
     products: list[ProductRow]
-    stuck: list[StuckRow]
+    stuck: list[StuckRow] = Field(description=f"the oldest stuck items, {STUCK_LISTED:,} at most")
+    stuck_total: int = Field(0, description="how many items are stuck (the export lists all)")
 
 
 TARGETS = {
@@ -150,7 +156,8 @@ class Tally:
     recipients: Mapping[str, RecipientTally]
     totals: Sequence[tuple[str, str, TotalRow]]  # (donor, channel, their totals)
     products: Sequence[ProductRow]
-    stuck: Sequence[StuckRow]  # in the order they are shown
+    stuck: Sequence[StuckRow]  # the oldest first, at most the limit asked for
+    stuck_total: int
 
 
 def standings(consignments: Iterable[Consignment]) -> list[Standing]:
@@ -158,19 +165,24 @@ def standings(consignments: Iterable[Consignment]) -> list[Standing]:
     return sorted((standing(c) for c in consignments if counted(c)), key=lambda s: s.shipment_id)
 
 
-def tally(known: Sequence[Standing], now: datetime) -> Tally:
+def tally(
+    known: Sequence[Standing], now: datetime, stuck_limit: int | None = STUCK_LISTED
+) -> Tally:
+    """Everything added up; of the stuck items, the oldest ``stuck_limit`` (None: all)."""
+    stuck = stuck_in_order(
+        (s.shipment_id, n, d.stuck)
+        for s in known
+        for n, d in enumerate(s.deadlines)
+        if now >= d.stuck_from
+    )
     return Tally(
         stages=_stages(known),
         steps=_steps(known),
         recipients=recipient_tallies(known),
         totals=_totals(known),
         products=_products(known),
-        stuck=stuck_in_order(
-            (s.shipment_id, n, d.stuck)
-            for s in known
-            for n, d in enumerate(s.deadlines)
-            if now >= d.stuck_from
-        ),
+        stuck=stuck[:stuck_limit],
+        stuck_total=len(stuck),
     )
 
 
@@ -395,6 +407,7 @@ def dashboard_from(
         channels=channels(t),
         products=list(t.products),
         stuck=list(t.stuck),
+        stuck_total=t.stuck_total,
     )
 
 

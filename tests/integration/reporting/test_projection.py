@@ -77,6 +77,9 @@ async def test_the_live_picture_added_up_in_sql_equals_the_one_added_up_in_pytho
         live = picture.dashboard_from(await queries.live_tally(pool, now), POPULATIONS, now, False)
         replayed = picture.dashboard(folded, POPULATIONS, now, False)
         assert live == replayed
+        oldest = await queries.live_tally(pool, now, stuck_limit=5)  # ordered alike in SQL
+        expected = picture.tally(known, now, stuck_limit=5)
+        assert (oldest.stuck, oldest.stuck_total) == (expected.stuck, expected.stuck_total)
     assert live.stuck and live.products and any(d.count for d in live.lead_times)
     for code in ("01", "79", "MOD", "99"):
         assert await queries.live_recipient(pool, code) == reports.recipient_part(known, code)
@@ -103,6 +106,9 @@ async def test_as_of_adds_up_the_settled_standings_and_replays_only_what_was_cha
     for at in moments:
         replayed = await folded_as_of(pool, at)
         tally = await queries.tally_as_of(pool, at, everything)
+        oldest = await queries.tally_as_of(pool, at, everything, stuck_limit=3)
+        expected = picture.tally(picture.standings(replayed), at, stuck_limit=3)
+        assert (oldest.stuck, oldest.stuck_total) == (expected.stuck, expected.stuck_total)
         assert picture.dashboard_from(tally, POPULATIONS, at, True) == picture.dashboard(
             replayed, POPULATIONS, at, True
         ), at

@@ -20,6 +20,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.reporting import api, pages, projections
+from services.reporting.domain import picture
 from services.reporting.main import SPEC
 from shared.db import create_pool
 from shared.envelope import to_kafka
@@ -114,6 +115,21 @@ async def test_the_dashboard_shows_every_consignment_once_with_stuck_items(
     assert hanoi["received_doses"] == 494 + 999  # one short in each notice
     clearance = next(d for d in view["lead_times"] if d["step"] == "aircraft_to_release")
     assert clearance["count"] == 2
+
+
+async def test_the_dashboard_lists_the_oldest_stuck_items_and_the_export_all(
+    reporting: Reporting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = (await reporting.get("/api/v1/dashboard")).json()
+    total = everything["stuck_total"]
+    assert total == len(everything["stuck"]) >= 3
+    monkeypatch.setattr(picture, "STUCK_LISTED", 1)
+    capped = (await reporting.get("/api/v1/dashboard")).json()
+    oldest = everything["stuck"][0]
+    assert capped["stuck"] == [oldest, everything["stuck"][-1]]  # and the dead letter
+    assert capped["stuck_total"] == total
+    exported = await reporting.get("/api/v1/dashboard", format="csv", table="stuck")
+    assert len(exported.text.strip().splitlines()) == 1 + total  # a header, then every one
 
 
 async def test_dashboards_asked_at_once_are_each_whole(reporting: Reporting) -> None:
