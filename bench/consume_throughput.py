@@ -9,6 +9,8 @@ Starts its own PostgreSQL and Kafka in a temporary folder and prints figures; as
   every offset is stored;
 - baseline: the same number of ``clearance_cases``-shaped rows inserted with asyncpg
   ``executemany`` in one transaction, in the same run;
+- floor: the same messages read again by ``bench.bare_consumer`` (aiokafka and asyncpg with
+  nothing between them), in the same run;
 - rebuild: customs' store is filled to ``rebuild_events`` events and its projections
   rebuilt (``shared.projections.rebuild``).
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from bench.bare_consumer import drain
 from services.customs import domain
 from services.customs.application import cases
 from services.customs.main import SPEC
@@ -169,9 +172,13 @@ async def measure(database: str, bootstrap: str, events: int, rebuild_events: in
         await migrate(conn, SPEC.migrations)
     rate = await catch_up(pool, bootstrap, events)
     baseline = await executemany_baseline(pool, events)
+    async with pool.acquire() as conn:
+        bare = await drain(conn, bootstrap, topic_of("intake", "bench"), events)
     print(f"catch-up into customs: {events} events, {rate:,.0f} events/s")
     print(f"asyncpg executemany:   {events} rows, {baseline:,.0f} rows/s")
     print(f"ratio:                 {rate / baseline:.3f}")
+    print(f"bare consumer:         {bare['messages']} messages, {bare['messages_per_s']:,} /s")
+    print(f"ratio:                 {rate / bare['messages_per_s']:.3f}")
     await fill_store(pool, database, rebuild_events)
     total = await pool.fetchval("SELECT count(*) FROM events")
     started = time.perf_counter()

@@ -12,6 +12,8 @@ The phases, in order (about 2-4 minutes on 2 cores):
 3. more announcements, then the arrival of each, customs still stopped: an intake
    backlog of up to 10,000 events;
 4. customs started: catch-up of that backlog, beside asyncpg executemany of as many rows;
+   once the services have settled, the same messages read again by a bare consumer
+   (``bench/bare_consumer.py``: aiokafka and asyncpg with nothing between them);
 5. once the services have settled (customs' relay and allocation done with the catch-up's
    events), intake's projections rebuilt (``POST /admin/projections/rebuild``), the first
    run measured, two more recorded; then customs' projection, once;
@@ -48,13 +50,14 @@ import asyncpg
 import orjson
 import psutil  # type: ignore[import-untyped]
 
+from bench.bare_consumer import drain
 from bench.client import Connection, Job, Run, closed_loop, open_loop
 from bench.storage import FsyncProbe
 from shared.auth import DEMO_PASSWORD
 from shared.devstack import ServiceProcess, service_env, start_service, wait_ready
 from shared.infra.kafka_broker import KafkaBroker, create_topics, ensure_kafka_jars, free_port
 from shared.infra.postgres import EmbeddedPostgres
-from shared.settings import SERVICES, all_topics
+from shared.settings import SERVICES, all_topics, topic_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
@@ -65,6 +68,7 @@ LATENCY_RATES = ((20, 100), (50, 200))  # consignments/s, how many
 PROVINCES = 34
 FAST_TRACK_CANDIDATES = 1200  # at least, for the fast-track runs at full and at half rate
 REBUILD_REPEATS = 2  # after the measured rebuild, for the record
+INTAKE_TOPIC = topic_of("intake", "bench")
 CATCH_UP_EVENTS = 10_000  # the intake backlog customs catches up on, when time allows
 TARGETS = {
     "commands_vs_baseline": ">= 0.70",
@@ -277,6 +281,8 @@ async def measure(bench: Bench) -> None:
     await closed_loop(base, bare_insert, CLIENTS, 2.0)  # warm-up
     arrived_ids = await intake_phases(bench, bare_insert)
     await catch_up(bench, bench.results["intake_events"])
+    bench.results["settled_before_bare_consumer_s"] = await bench.settle()
+    await bare_catch_up(bench)
     bench.results["settled_before_rebuild_s"] = await bench.settle()
     await rebuild(bench)
     await fast_track(bench, arrived_ids, bare_insert)
@@ -387,6 +393,24 @@ async def catch_up(bench: Bench, events: int) -> None:
         "executemany_rows_per_s": round(executemany),
         "ratio_to_executemany": round(rate / executemany, 3) if executemany else None,
     }
+
+
+async def bare_catch_up(bench: Bench) -> None:
+    """The floor: the intake topic's messages, all of them, read by the bare consumer in
+    the client's process, into customs' database. Customs' rate in messages per second
+    (every message on the topic, acted on or passed over) is set beside it."""
+    say("bare consumer: the same intake messages, aiokafka -> asyncpg, nothing between")
+    c = bench.results["catch_up"]
+    conn = await bench.database("customs")
+    async with bench.cpu_during("bare consumer, same messages"):
+        bare = await drain(conn, bench.kafka.bootstrap_servers, INTAKE_TOPIC, c["messages"])
+    await conn.close()
+    customs = c["messages"] / c["seconds"] if c["events_per_s"] and c["seconds"] else 0.0
+    c["messages_per_s"] = round(customs)
+    c["bare_consumer"] = bare
+    c["ratio_to_bare_consumer"] = (
+        round(customs / bare["messages_per_s"], 3) if bare["messages_per_s"] else None
+    )
 
 
 async def _executemany(conn: asyncpg.Connection, rows: int) -> float:
@@ -594,6 +618,7 @@ def table(results: dict[str, Any]) -> str:
          f"executemany {c['executemany_rows_per_s']:,} rows/s", TARGETS["catch_up_events_per_s"]),
         ("  ratio to executemany", f"{c['ratio_to_executemany']}", "",
          TARGETS["catch_up_vs_executemany"]),
+        *_bare_consumer_rows(c),
         (f"rebuild (intake, {r['events']} events)", f"{r['events_per_s']:,} ev/s",
          f"{r['seconds']} s, after {results.get('settled_before_rebuild_s')} s settling",
          TARGETS["rebuild_events_per_s"]),
@@ -620,6 +645,17 @@ def table(results: dict[str, Any]) -> str:
     lines.append("-+-".join("-" * w for w in widths))
     lines += [" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
+
+
+def _bare_consumer_rows(c: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    bare = c.get("bare_consumer")
+    if not bare:
+        return []
+    return [
+        (f"  bare consumer ({bare['messages']} messages)", f"{bare['messages_per_s']:,} msg/s",
+         f"customs {c['messages_per_s']:,} msg/s (all {c['messages']} on the topic)", ""),
+        ("  ratio to bare consumer", f"{c['ratio_to_bare_consumer']}", "", ""),
+    ]  # fmt: skip
 
 
 def _disk_row(results: dict[str, Any], phase: str) -> list[tuple[str, str, str, str]]:
