@@ -15,8 +15,7 @@ from typing import Any
 
 from services.customs import domain
 from services.customs.domain import ClearanceCase
-from shared.contracts.base import DomainEvent
-from shared.contracts.customs import ClearedFastTrack, Examination, GoodsReleased
+from shared.contracts.customs import ClearedFastTrack, Document, Examination, GoodsReleased
 from shared.contracts.values import Storage
 from shared.db import Conn, to_json
 from shared.eventstore import EventStore, RecordedEvent
@@ -31,6 +30,8 @@ COLUMNS = (
     "refused_total", "held_total", "detail", "priority", "priority_rank",
 )  # fmt: skip
 JSON_COLUMNS = {"lines", "received", "cleared_lines", "detail"}
+_JSON_AT = tuple(i for i, c in enumerate(COLUMNS) if c in JSON_COLUMNS)
+_RELEASING = frozenset({GoodsReleased.event_type, ClearedFastTrack.event_type})
 UPSERT = (
     f"INSERT INTO clearance_cases ({', '.join(COLUMNS)}) VALUES ("
     + ", ".join(
@@ -65,17 +66,22 @@ class ClearanceCasesProjection:
     async def apply_folded(self, conn: Conn, streams: Sequence[FoldedStream]) -> None:
         rows = [case_row(s.state, s.records) for s in streams if s.state.opened is not None]
         if rows:
-            await conn.executemany(UPSERT, [[_param(c, r[c]) for c in COLUMNS] for r in rows])
+            await conn.executemany(UPSERT, [_params(row) for row in rows])
 
 
-def _param(column: str, value: Any) -> Any:
-    return to_json(value) if column in JSON_COLUMNS and value is not None else value
+def _params(row: dict[str, Any]) -> list[Any]:
+    """The row as UPSERT's parameters, its JSON columns encoded."""
+    values = [row[c] for c in COLUMNS]
+    for i in _JSON_AT:
+        if values[i] is not None:
+            values[i] = to_json(values[i])
+    return values
 
 
 def case_row(state: ClearanceCase, records: Sequence[RecordedEvent]) -> dict[str, Any]:
     assert state.opened is not None
     case = state.opened
-    released = _last(records, (GoodsReleased, ClearedFastTrack))
+    released = next((r for r in reversed(records) if r.event_type in _RELEASING), None)
     declaration = state.declaration.declaration_number if state.declaration else None
     fast = state.fast_track
     open_holds = state.open_holds()
@@ -131,11 +137,11 @@ def _examination(state: ClearanceCase) -> str | None:
     return Examination.PHYSICAL.value if state.examination else None
 
 
-def _last(
-    records: Sequence[RecordedEvent], types: tuple[type[DomainEvent], ...]
-) -> RecordedEvent | None:
-    names = {t.event_type for t in types}
-    return next((r for r in reversed(records) if r.event_type in names), None)
+def _document(state: ClearanceCase, document: Document) -> dict[str, Any]:
+    """A line of the checklist: as recorded, or not yet recorded."""
+    line = {"document": str(document), "required": True, "status": None, "reason": ""}
+    recorded = state.documents.get(document)
+    return line if recorded is None else line | recorded.model_dump(mode="json")
 
 
 def detail(state: ClearanceCase) -> dict[str, Any]:
@@ -143,12 +149,8 @@ def detail(state: ClearanceCase) -> dict[str, Any]:
     products = {line.line_no: line.product for line in state.lines}
     return {
         "declaration": state.declaration.model_dump(mode="json") if state.declaration else None,
-        "documents": [
-            {"document": d.value, "required": True, "status": None, "reason": ""}
-            | (state.documents[d].model_dump(mode="json") if d in state.documents else {})
-            for d in domain.required_documents(state)
-        ],
-        "missing_documents": [d.value for d in domain.missing_documents(state)],
+        "documents": [_document(state, d) for d in domain.required_documents(state)],
+        "missing_documents": [str(d) for d in domain.missing_documents(state)],
         "permits": [p.model_dump(mode="json") for p in state.permits.values()],
         "lane": state.lane.model_dump(mode="json") if state.lane else None,
         "examination": state.examination.model_dump(mode="json") if state.examination else None,

@@ -38,7 +38,10 @@ class Priority(StrEnum):
     @property
     def rank(self) -> int:
         """Higher is more urgent: queues sort by it, emergencies first."""
-        return list(Priority).index(self)
+        return _PRIORITY_RANKS[self]
+
+
+_PRIORITY_RANKS = {priority: rank for rank, priority in enumerate(Priority)}
 
 
 class Category(StrEnum):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cached_property
 
 from shared.contracts.base import DomainEvent
 from shared.contracts.customs import (
@@ -61,6 +62,9 @@ class LotBalance:
     def remaining(self) -> int:
         """Neither released nor refused: held or free."""
         return self.presented - self.released - self.refused
+
+
+_NOTHING = LotBalance()
 
 
 @dataclass(frozen=True)
@@ -133,20 +137,26 @@ class ClearanceCase:
         return next((h for h in self.open_holds() if h.whole_case), None)
 
     def held(self, key: LotKey) -> int:
-        balance = self.ledger.get(key, LotBalance())
-        if self.whole_case_hold() is not None:
-            return balance.remaining
-        covered = sum(
-            lot.quantity
-            for hold in self.open_holds()
-            for lot in hold.event.lots
-            if (lot.line_no, lot.lot_number) == key
-        )
-        return min(balance.remaining, covered)
+        return self._held.get(key, 0)
 
     def free(self, key: LotKey) -> int:
         """Units of a lot that may be released now: presented, not released, refused or held."""
-        return self.ledger.get(key, LotBalance()).remaining - self.held(key)
+        return self.ledger.get(key, _NOTHING).remaining - self.held(key)
+
+    @cached_property
+    def _held(self) -> dict[LotKey, int]:
+        """Units held per lot, worked out once per state (its pages ask for every lot):
+        everything left under a whole-case hold, else what the open holds cover, at most
+        what is left of the lot."""
+        holds = self.open_holds()
+        if any(h.whole_case for h in holds):
+            return {k: b.remaining for k, b in self.ledger.items()}
+        covered: dict[LotKey, int] = {}
+        for hold in holds:
+            for lot in hold.event.lots:
+                key = (lot.line_no, lot.lot_number)
+                covered[key] = covered.get(key, 0) + lot.quantity
+        return {k: min(self.ledger.get(k, _NOTHING).remaining, q) for k, q in covered.items()}
 
 
 # -- evolve ----------------------------------------------------------------------------------

@@ -41,12 +41,13 @@ def required_documents(state: ClearanceCase) -> tuple[Document, ...]:
     return _ALL_DOCUMENTS if licensed else _NO_LICENCE
 
 
+_DONE = frozenset({DocumentStatus.RECEIVED, DocumentStatus.WAIVED})
+
+
 def missing_documents(state: ClearanceCase) -> tuple[Document, ...]:
-    done = {DocumentStatus.RECEIVED, DocumentStatus.WAIVED}
+    recorded = state.documents
     return tuple(
-        d
-        for d in required_documents(state)
-        if d not in state.documents or state.documents[d].status not in done
+        d for d in required_documents(state) if d not in recorded or recorded[d].status not in _DONE
     )
 
 
