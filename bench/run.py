@@ -69,6 +69,11 @@ PROVINCES = 34
 FAST_TRACK_CANDIDATES = 1200  # at least, for the fast-track runs at full and at half rate
 REBUILD_REPEATS = 2  # after the measured rebuild, for the record
 INTAKE_TOPIC = topic_of("intake", "bench")
+BARE_PHASES = {
+    "announce": "bare INSERT before announce, 32 clients",
+    "fast-track": "bare INSERT before fast-track, 32 clients",
+}
+BUSY = ("postgres", "kafka", "client")  # beside the service: what a request costs elsewhere
 CATCH_UP_EVENTS = 10_000  # the intake backlog customs catches up on, when time allows
 TARGETS = {
     "commands_vs_baseline": ">= 0.70",
@@ -295,7 +300,8 @@ async def intake_phases(bench: Bench, bare_insert: Job) -> list[str]:
     more announcements and the arrival of each. Returns the arrived shipments' ids."""
     intake_token = await bench.token("intake.han", "intake")
     say("bare INSERT endpoint, 32 clients")
-    baseline_1 = await closed_loop(bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS)
+    async with bench.cpu_during(BARE_PHASES["announce"]):
+        baseline_1 = await closed_loop(bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS)
     shipments: list[dict[str, Any]] = []
     airway_bills = itertools.count(100_000)  # unique across the closed and open loops
 
@@ -475,7 +481,8 @@ async def fast_track(bench: Bench, shipment_ids: list[str], bare_insert: Job) ->
         return await clear(connection, candidates[index])
 
     say("bare INSERT endpoint again, 32 clients")
-    baseline_2 = await closed_loop(bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS)
+    async with bench.cpu_during(BARE_PHASES["fast-track"]):
+        baseline_2 = await closed_loop(bench.ports["baseline"], bare_insert, CLIENTS, PHASE_SECONDS)
     say("fast-track, 32 clients")
     limit = len(candidates) * 2 // 3
     async with bench.cpu_during("fast-track, 32 clients"):
@@ -609,6 +616,7 @@ def table(results: dict[str, Any]) -> str:
              f"p50 {base['p50_ms']} ms, p99 {base['p99_ms']} ms, "
              f"client {base['client_cpu_cores']} cores", ""),
             ("  ratio to bare", f"{m['ratio_to_baseline']}", "", TARGETS["commands_vs_baseline"]),
+            *_cpu_rows(results, name, m),
             (f"  at half rate ({half['per_second']:,.0f}/s)", f"p99 {half['p99_ms']} ms",
              f"p50 {half['p50_ms']} ms", TARGETS["commands_p99_at_half_rate_ms"] + " ms"),
             *_disk_row(results, f"{name} at half rate"),
@@ -645,6 +653,38 @@ def table(results: dict[str, Any]) -> str:
     lines.append("-+-".join("-" * w for w in widths))
     lines += [" | ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
+
+
+def cpu_per_request(results: dict[str, Any], phase: str, requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request, by process, during ``phase``."""
+    used = results.get("cpu_seconds", {}).get(phase, {}).get("by_process", {})
+    return {k: round(v * 1000 / requests, 2) for k, v in used.items()} if requests else {}
+
+
+def _cpu_rows(
+    results: dict[str, Any], name: str, m: dict[str, Any]
+) -> list[tuple[str, str, str, str]]:
+    """What a request costs in CPU, across every process, beside the bare endpoint's, and
+    what it may cost at the target ratio when the machine's CPUs are all there is."""
+    closed, base = m["closed_loop_32"], m["baseline_32"]
+    command = cpu_per_request(results, f"{name}, 32 clients", closed["requests"])
+    bare = cpu_per_request(results, BARE_PHASES[name], base["requests"])
+    if not command or not bare:
+        return []
+    ratio = float(TARGETS["commands_vs_baseline"].split()[-1])
+    budget = (os.cpu_count() or 1) * 1000 / (ratio * base["per_second"])
+    beside = sum(command.get(k, 0.0) for k in BUSY)
+
+    def parts(used: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in used.items() if v >= 0.01)
+
+    return [
+        ("  CPU per request", f"{sum(command.values()):.2f} ms", parts(command), ""),
+        ("  CPU per bare request", f"{sum(bare.values()):.2f} ms", parts(bare), ""),
+        (f"  CPU a request may use at {ratio}", f"{budget:.2f} ms",
+         f"{os.cpu_count()} CPUs / ({ratio} x bare rate); {', '.join(BUSY)} "
+         f"alone use {beside:.2f}", ""),
+    ]  # fmt: skip
 
 
 def _bare_consumer_rows(c: dict[str, Any]) -> list[tuple[str, str, str, str]]:
